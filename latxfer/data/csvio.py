@@ -1,0 +1,415 @@
+"""Reading and validating users' tidy latency CSV files.
+
+Format: one row per measurement, columns ``device, arch_index, latency_ms`` (milliseconds), optionally
+``layer`` and ``op`` (layer-wise measurements) and ``space`` (search-space name).  ``.gz`` files are read
+transparently.  Missing measurements are absent rows.  Repeated rows of the same (device, arch[, layer])
+are legitimate and reduced with a user-selectable reduction (default median, count kept in ``n_obs``).
+
+:func:`validate_csv` reports every problem of a file; :func:`read_csv` raises the first kind of problem
+(with every row of that kind listed) as a specific :class:`~latxfer.errors.LatxferError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from latxfer.data.tensor import REDUCTIONS, from_long
+from latxfer.errors import (
+    ConfigError,
+    DataFileNotFoundError,
+    EmptyDataError,
+    InvalidLatencyError,
+    LatxferError,
+    MissingColumnError,
+    MixedSearchSpaceError,
+    UnknownArchitectureError,
+    UnknownSpaceError,
+)
+
+__all__ = ["read_csv", "validate_csv", "Problem", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+
+REQUIRED_COLUMNS = ("device", "arch_index", "latency_ms")
+OPTIONAL_COLUMNS = ("layer", "op", "space")
+_MAX_LISTED = 8
+
+
+@dataclass
+class Problem:
+    """One problem found in a CSV file.
+
+    Attributes
+    ----------
+    error : type
+        The :class:`~latxfer.errors.LatxferError` subclass :func:`read_csv` raises for it.
+    message : str
+        What is wrong and what was expected.
+    lines : list of int
+        1-based line numbers in the file (the header is line 1); empty for file-level problems.
+    """
+
+    error: type
+    message: str
+    lines: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form (used by ``latxfer data validate --json``)."""
+        return {"kind": self.error.__name__, "message": self.message, "lines": self.lines}
+
+
+def _lines_text(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(x) for x in lines[:_MAX_LISTED])
+    more = f" and {len(lines) - _MAX_LISTED} more" if len(lines) > _MAX_LISTED else ""
+    return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
+
+
+def _values_text(values) -> str:
+    vals = list(dict.fromkeys(str(v) for v in values))
+    shown = ", ".join(repr(v) for v in vals[:_MAX_LISTED])
+    return shown + (" ..." if len(vals) > _MAX_LISTED else "")
+
+
+def _get_space(space: str | None):
+    if space is None or space == "unknown":
+        return None
+    from latxfer.spaces import get_space
+
+    try:
+        return get_space(space)
+    except UnknownSpaceError:
+        raise
+    except LatxferError as exc:  # pragma: no cover - defensive
+        raise UnknownSpaceError(str(exc)) from exc
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataFileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataFileNotFoundError(f"{path}: is a directory, expected a CSV file")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise EmptyDataError(
+            f"{path}: the file is empty; expected a header 'device,arch_index,latency_ms' and one row "
+            "per measurement"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise EmptyDataError(f"{path}: cannot be read as a CSV file ({exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _check(
+    df: pd.DataFrame, path: Path, space: str | None, missing_values: Sequence[float] | None
+) -> tuple[list[Problem], pd.DataFrame | None, str | None]:
+    """Collect every problem of the raw string table; return (problems, clean table, space)."""
+    problems: list[Problem] = []
+    cols = list(df.columns)
+    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    if missing:
+        hints = []
+        for c in missing:
+            close = difflib.get_close_matches(c, cols, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{close[0]!r} looks like a misspelling of {c!r}")
+        problems.append(
+            Problem(
+                MissingColumnError,
+                f"{path}: missing column(s) {missing}; found columns {cols}; expected "
+                f"{list(REQUIRED_COLUMNS)} (optional {list(OPTIONAL_COLUMNS)})"
+                + (f". {'; '.join(hints)}" if hints else ""),
+            )
+        )
+        return problems, None, space
+    if len(df) == 0:
+        problems.append(Problem(EmptyDataError, f"{path}: the file has a header but no measurement row"))
+        return problems, None, space
+    line = np.arange(len(df)) + 2
+
+    # search space: the argument, else the `space` column; a file must not mix spaces
+    if "space" in cols:
+        spaces = sorted(set(df["space"].str.strip()) - {""})
+        if len(spaces) > 1:
+            counts = df["space"].value_counts().to_dict()
+            problems.append(
+                Problem(
+                    MixedSearchSpaceError,
+                    f"{path}: the file mixes search spaces {counts}; one file must hold one search "
+                    "space (split it by the 'space' column)",
+                )
+            )
+        elif spaces:
+            if space is not None and space != spaces[0]:
+                problems.append(
+                    Problem(
+                        MixedSearchSpaceError,
+                        f"{path}: the 'space' column says {spaces[0]!r} but space={space!r} was asked for",
+                    )
+                )
+            space = space or spaces[0]
+    has_layer = "layer" in cols
+    if has_layer:
+        empty_layer = df["layer"].str.strip() == ""
+        if empty_layer.any() and not empty_layer.all():
+            problems.append(
+                Problem(
+                    MixedSearchSpaceError,
+                    f"{path}: {_lines_text(line[empty_layer.to_numpy()].tolist())} have no 'layer' while "
+                    "other rows do; a file holds either end-to-end or layer-wise measurements",
+                    line[empty_layer.to_numpy()].tolist(),
+                )
+            )
+        has_layer = not empty_layer.all()
+
+    dev = df["device"].str.strip()
+    bad = (dev == "").to_numpy()
+    if bad.any():
+        problems.append(
+            Problem(InvalidLatencyError, f"{path}: empty device name at {_lines_text(line[bad].tolist())}",
+                    line[bad].tolist())
+        )
+
+    arch = pd.to_numeric(df["arch_index"].str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(arch) | (arch != np.round(arch)) | (arch < 0)
+    if bad.any():
+        problems.append(
+            Problem(
+                UnknownArchitectureError,
+                f"{path}: arch_index must be a non-negative integer; got "
+                f"{_values_text(df['arch_index'][bad])} at {_lines_text(line[bad].tolist())}",
+                line[bad].tolist(),
+            )
+        )
+
+    raw_lat = df["latency_ms"].str.strip()
+    lat = pd.to_numeric(raw_lat, errors="coerce").to_numpy(dtype=float)
+    nonnum = np.isnan(lat) & ~raw_lat.str.lower().isin(["nan"]).to_numpy()
+    is_nan_text = np.isnan(lat) & ~nonnum
+    if nonnum.any():
+        problems.append(
+            Problem(
+                InvalidLatencyError,
+                f"{path}: latency_ms must be a number of milliseconds; got "
+                f"{_values_text(raw_lat[nonnum])} at {_lines_text(line[nonnum].tolist())}",
+                line[nonnum].tolist(),
+            )
+        )
+    if is_nan_text.any():
+        problems.append(
+            Problem(
+                InvalidLatencyError,
+                f"{path}: latency_ms is NaN at {_lines_text(line[is_nan_text].tolist())}; leave a "
+                "missing measurement out of the file instead",
+                line[is_nan_text].tolist(),
+            )
+        )
+    missing_mask = np.zeros(len(df), bool)
+    if missing_values:
+        for mv in missing_values:
+            missing_mask |= lat == float(mv)
+    inf = np.isinf(lat)
+    if inf.any():
+        problems.append(
+            Problem(
+                InvalidLatencyError,
+                f"{path}: latency_ms is infinite at {_lines_text(line[inf].tolist())}; expected a finite "
+                "number of milliseconds",
+                line[inf].tolist(),
+            )
+        )
+    nonpos = np.isfinite(lat) & (lat <= 0) & ~missing_mask
+    if has_layer:  # per-layer costs relative to a reference op may be 0 (or slightly negative)
+        nonpos = np.zeros(len(df), bool)
+    if nonpos.any():
+        hint = ""
+        if np.any(lat[nonpos] == -1):
+            hint = (
+                " (HW-NAS-Bench writes -1 for 'not measured': pass missing_values=[-1], or "
+                "--missing-values -1 on the command line, to treat those rows as missing)"
+            )
+        problems.append(
+            Problem(
+                InvalidLatencyError,
+                f"{path}: latency_ms must be > 0; got {_values_text(raw_lat[nonpos])} at "
+                f"{_lines_text(line[nonpos].tolist())}{hint}",
+                line[nonpos].tolist(),
+            )
+        )
+
+    sp = None
+    try:
+        sp = _get_space(space)
+    except UnknownSpaceError as exc:
+        problems.append(Problem(UnknownSpaceError, f"{path}: {exc}"))
+    arch_ok = np.isfinite(arch) & (arch == np.round(arch)) & (arch >= 0)
+    if sp is not None:
+        out = arch_ok & (arch >= sp.n_archs)
+        if out.any():
+            problems.append(
+                Problem(
+                    UnknownArchitectureError,
+                    f"{path}: arch_index {_values_text(df['arch_index'][out])} at "
+                    f"{_lines_text(line[out].tolist())} is not an architecture of search space "
+                    f"{sp.name!r} (valid: 0..{sp.n_archs - 1})",
+                    line[out].tolist(),
+                )
+            )
+    layer = None
+    if has_layer:
+        layer = pd.to_numeric(df["layer"].str.strip(), errors="coerce").to_numpy(dtype=float)
+        badl = ~np.isfinite(layer) | (layer != np.round(layer)) | (layer < 0)
+        n_pos = getattr(sp, "n_positions", None) if sp is not None else None
+        if n_pos is not None:
+            badl |= np.isfinite(layer) & (layer >= n_pos)
+        if badl.any():
+            expected = f"0..{n_pos - 1}" if n_pos is not None else "a non-negative integer"
+            problems.append(
+                Problem(
+                    UnknownArchitectureError,
+                    f"{path}: layer {_values_text(df['layer'][badl])} at {_lines_text(line[badl].tolist())} "
+                    f"is invalid; expected {expected}",
+                    line[badl].tolist(),
+                )
+            )
+    if "op" in cols and has_layer:
+        op = pd.to_numeric(df["op"].str.strip(), errors="coerce").to_numpy(dtype=float)
+        n_ops = getattr(sp, "n_ops", None) if sp is not None else None
+        bado = ~np.isfinite(op) | (op != np.round(op)) | (op < 0)
+        if n_ops is not None:
+            bado |= np.isfinite(op) & (op >= n_ops)
+        if bado.any():
+            expected = f"0..{n_ops - 1}" if n_ops is not None else "a non-negative integer"
+            problems.append(
+                Problem(
+                    UnknownArchitectureError,
+                    f"{path}: op {_values_text(df['op'][bado])} at {_lines_text(line[bado].tolist())} is "
+                    f"invalid; expected an op code {expected}",
+                    line[bado].tolist(),
+                )
+            )
+    if problems:
+        return problems, None, space
+    keep = ~missing_mask
+    clean = pd.DataFrame(
+        {"device": dev[keep].to_numpy(), "arch_index": arch[keep].astype(np.int64), "latency_ms": lat[keep]}
+    )
+    if has_layer:
+        clean["layer"] = layer[keep].astype(np.int64)
+    if len(clean) == 0:
+        problems.append(
+            Problem(EmptyDataError, f"{path}: every row is a missing-value marker; no measurement left")
+        )
+        return problems, None, space
+    return problems, clean, space
+
+
+def validate_csv(
+    path: str | os.PathLike, *, space: str | None = None, missing_values: Sequence[float] | None = None
+) -> list[Problem]:
+    """Report every problem of a tidy latency CSV file (empty list: the file is valid).
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV (or ``.csv.gz``) file.
+    space : str, optional
+        Search space the architecture indices belong to (``"nb201"``, ``"fbnet"``, ``"ofa"``); default
+        the file's ``space`` column, else indices are only checked to be non-negative integers.
+    missing_values : sequence of float, optional
+        Latency values that mean "not measured" (e.g. ``[-1]`` for HW-NAS-Bench files).  Without it a
+        ``-1`` is an invalid latency.
+
+    Returns
+    -------
+    list of Problem
+    """
+    path = Path(path)
+    try:
+        df = _read_raw(path)
+    except LatxferError as exc:
+        return [Problem(type(exc), str(exc))]
+    problems, _, _ = _check(df, path, space, missing_values)
+    return problems
+
+
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    space: str | None = None,
+    reduce: str | None = "median",
+    missing_values: Sequence[float] | None = None,
+    all_archs: bool = False,
+    name: str | None = None,
+) -> xr.Dataset:
+    """Read a tidy latency CSV into a latency Dataset.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV file (optionally gzip-compressed) with columns ``device, arch_index, latency_ms``
+        (milliseconds) and optionally ``layer, op, space``.
+    space : str, optional
+        Search-space name; default the file's ``space`` column or ``"unknown"``.  With a space, every
+        ``arch_index`` is checked against it.
+    reduce : {"median", "mean", "min", "max", "first", None}
+        Reduction of repeated measurements of one (device, arch[, layer]); ``None`` keeps them all along
+        a ``repeat`` dim.  The count of raw measurements is kept in ``n_obs``.
+    missing_values : sequence of float, optional
+        Latency values meaning "not measured" (``[-1]`` for HW-NAS-Bench); such rows are dropped and
+        counted in ``attrs["n_missing_markers"]``.  Otherwise -1 is an error.
+    all_archs : bool
+        Make the ``arch`` coordinate every architecture of the space (NaN where not measured) instead
+        of the measured ones only.  Needs ``space``.
+    name : str, optional
+        ``attrs["name"]``; default the file name.
+
+    Returns
+    -------
+    xarray.Dataset
+        A latency Dataset (see :mod:`latxfer.data.tensor`).
+
+    Raises
+    ------
+    DataFileNotFoundError, EmptyDataError, MissingColumnError, InvalidLatencyError,
+    UnknownArchitectureError, MixedSearchSpaceError, UnknownSpaceError
+        With the file, the line numbers and the values at fault.
+    """
+    if reduce not in REDUCTIONS:
+        raise ConfigError(f"unknown reduction {reduce!r}; expected one of {list(REDUCTIONS)}")
+    path = Path(path)
+    df = _read_raw(path)
+    problems, clean, space = _check(df, path, space, missing_values)
+    if problems:
+        first = problems[0].error
+        same = [p.message for p in problems if p.error is first]
+        others = len(problems) - len(same)
+        msg = "\n".join(same)
+        if others:
+            msg += f"\n(and {others} other problem(s); run `latxfer data validate {path}` to list all)"
+        raise first(msg)
+    archs = None
+    if all_archs:
+        sp = _get_space(space)
+        if sp is None:
+            raise ConfigError("all_archs=True needs a search space (space=...)")
+        archs = np.arange(sp.n_archs)
+    ds = from_long(
+        clean,
+        space=space or "unknown",
+        reduce=reduce,
+        archs=archs,
+        name=name or path.name,
+        provenance=f"read from {path}",
+        source="user",
+    )
+    n_markers = len(df) - len(clean)
+    ds.attrs["n_missing_markers"] = int(n_markers)
+    return ds

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real data directory (``$LATXFER_DATA``, default ``../shared/data``) and datasets.
+
+Datasets are loaded once per session.  Tests never write into the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("LATXFER_DATA") or _DEFAULT)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The data directory holding the real latency files (skips the test if it is absent)."""
+    d = _data_dir()
+    if not (d / "splits.json").exists():
+        pytest.skip(f"no latxfer data directory at {d}; set LATXFER_DATA")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _data_env(monkeypatch, request):
+    """Point LATXFER_DATA at the real data for every test (tests may override), and forbid fetching."""
+    monkeypatch.setenv("LATXFER_DATA", str(_data_dir()))
+    monkeypatch.setenv("LATXFER_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def nb201_help(data_dir):
+    import latxfer
+
+    return latxfer.load_dataset("nb201-help", data_dir)
+
+
+@pytest.fixture(scope="session")
+def nb201_hwnb(data_dir):
+    import latxfer
+
+    return latxfer.load_dataset("nb201-hwnasbench", data_dir)
+
+
+@pytest.fixture(scope="session")
+def fbnet_help(data_dir):
+    import latxfer
+
+    return latxfer.load_dataset("fbnet-help", data_dir)
+
+
+@pytest.fixture(scope="session")
+def fbnet_layers(data_dir):
+    import latxfer
+
+    return latxfer.load_dataset("fbnet-layers", data_dir)
