@@ -154,12 +154,6 @@ def _data_validate(args) -> int:
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
-def _data_fetch(args) -> int:
-    from latxfer.data import fetch as _fetch
-
-    return _fetch.run_fetch(args)
-
-
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="list, inspect, validate and fetch latency datasets")
     dsub = p.add_subparsers(dest="data_command", metavar="{list,info,validate,fetch}")
@@ -180,12 +174,9 @@ def _add_data(sub) -> None:
                    help="latency values meaning 'not measured' (HW-NAS-Bench: -1)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_data_validate)
-    q = dsub.add_parser("fetch", help="download, verify and convert a public dataset into the cache")
-    q.add_argument("name")
-    q.add_argument("--cache-dir", default=None, help="cache directory (default $LATXFER_CACHE or the user cache)")
-    q.add_argument("--mirror", default=None, help="directory or file:// URL laid out like the upstream raw files")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=_data_fetch)
+    from latxfer.data.fetch import add_fetch_subcommand
+
+    add_fetch_subcommand(dsub)
 
 
 def build_parser() -> argparse.ArgumentParser:
