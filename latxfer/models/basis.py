@@ -1,0 +1,166 @@
+"""The shared architecture structure: factor scores learned from the source devices, plus the encoding.
+
+Every device's latency (ms, divided by that device's scale) is modelled on the design
+``Z(a) = [1, F(a), Q(a)]`` where
+
+``F`` (arch x K)
+    architecture factors: the leading principal components of the source devices' scaled latency
+    tables (EM-PCA when sources miss architectures).  They capture what all devices agree on about an
+    architecture, including what its op encoding misses (ties to dead cells, interactions).  Where no
+    source device measured an architecture, ``F`` falls back to its regression on the op encoding
+    (``F(a) = x_a B``).  Identifiability: columns are centred, orthogonal, unit variance, ordered by
+    variance, with the sign that makes the mean source loading positive.
+``Q`` (arch x P)
+    the identifiable op encoding (reference coding) made orthogonal to ``[1, F]`` and orthonormalised
+    (QR), scaled to unit variance: the device-specific operator costs that the factors miss (the Bayesian
+    counterpart of AdaProxy's ``b`` term).
+
+The basis is a deterministic function of the source tables (an empirical-Bayes plug-in for the factor
+scores: with every architecture measured on several devices their posterior uncertainty is small next
+to the device-level uncertainty that adaptation from a few measurements faces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from latxfer.errors import InsufficientDataError
+
+__all__ = ["FactorBasis", "build_basis", "scale_sources"]
+
+
+@dataclass
+class FactorBasis:
+    """Design matrices over all architectures.
+
+    Attributes
+    ----------
+    archs : numpy.ndarray
+        Architecture indices (int64) the rows refer to.
+    F : numpy.ndarray
+        ``(A, K)`` factor scores.
+    Q : numpy.ndarray
+        ``(A, P)`` orthogonalised encoding features.
+    observed : numpy.ndarray
+        ``(A,)`` number of source devices that measured each architecture.
+    explained : numpy.ndarray
+        Share of the scaled source variance explained by each factor.
+    """
+
+    archs: np.ndarray
+    F: np.ndarray
+    Q: np.ndarray
+    observed: np.ndarray
+    explained: np.ndarray
+
+    @property
+    def K(self) -> int:  # noqa: N802 - conventional symbol
+        """Number of factors."""
+        return self.F.shape[1]
+
+    @property
+    def P(self) -> int:  # noqa: N802
+        """Number of encoding features."""
+        return self.Q.shape[1]
+
+    def design(self, positions: np.ndarray | slice | None = None) -> np.ndarray:
+        """``[1, F, Q]`` rows at ``positions`` (default all): ``(n, 1 + K + P)``."""
+        sl = slice(None) if positions is None else positions
+        F, Q = self.F[sl], self.Q[sl]
+        return np.concatenate([np.ones((F.shape[0], 1)), F, Q], axis=1)
+
+    def positions(self, archs) -> np.ndarray:
+        """Row positions of architecture indices (they must be in ``archs``)."""
+        archs = np.asarray(archs, dtype=np.int64)
+        pos = np.searchsorted(self.archs, archs)
+        pos = np.minimum(pos, len(self.archs) - 1)
+        if np.any(self.archs[pos] != archs):
+            from latxfer.errors import UnknownArchitectureError
+
+            bad = archs[self.archs[pos] != archs]
+            raise UnknownArchitectureError(
+                f"architecture(s) {bad[:8].tolist()} are not in the model's space "
+                f"({len(self.archs)} architectures, {self.archs.min()}..{self.archs.max()})"
+            )
+        return pos
+
+
+def scale_sources(Y: np.ndarray) -> np.ndarray:
+    """Per-device scale (sd over measured architectures, ms) of a ``(D, A)`` table with NaNs."""
+    sd = np.nanstd(Y, axis=1)
+    if np.any(~np.isfinite(sd)) or np.any(sd <= 0):
+        bad = np.where(~np.isfinite(sd) | (sd <= 0))[0].tolist()
+        raise InsufficientDataError(
+            f"source device row(s) {bad} have fewer than 2 measurements or constant latency; a source "
+            "device needs varying latencies over architectures"
+        )
+    return sd
+
+
+def build_basis(Ys: np.ndarray, X: np.ndarray, archs: np.ndarray, n_factors: int,
+                n_iter: int = 30) -> FactorBasis:
+    """Build the factor basis from scaled source tables.
+
+    Parameters
+    ----------
+    Ys : numpy.ndarray
+        ``(D, A)`` source latency divided by each device's scale (NaN = not measured).
+    X : numpy.ndarray
+        ``(A, P0)`` identifiable op encoding of the same architectures (no intercept).
+    archs : numpy.ndarray
+        ``(A,)`` architecture indices.
+    n_factors : int
+        K, the number of factors (at most the number of source devices).
+    n_iter : int
+        EM-PCA iterations when some cells are missing.
+
+    Returns
+    -------
+    FactorBasis
+    """
+    D, A = Ys.shape
+    K = int(n_factors)
+    if K < 0 or K > D:
+        raise InsufficientDataError(f"n_factors={K} needs at least {K} source devices, got {D}")
+    obs = np.isfinite(Ys)
+    n_obs = obs.sum(axis=0)
+    Xc = X - X.mean(axis=0)
+    X1 = np.c_[np.ones(A), Xc]
+    # centre each device by its mean, impute missing cells by an encoding regression, refine by EM-PCA
+    mu = np.array([Ys[d, obs[d]].mean() for d in range(D)])
+    Zc = np.where(obs, Ys - mu[:, None], np.nan)
+    filled = np.empty_like(Zc)
+    for d in range(D):
+        o = obs[d]
+        coef, *_ = np.linalg.lstsq(X1[o], Zc[d, o], rcond=None)
+        filled[d] = np.where(o, Zc[d], X1 @ coef)
+    if K > 0 and not obs.all():
+        for _ in range(n_iter):
+            U, sv, Vt = np.linalg.svd(filled - filled.mean(axis=1, keepdims=True), full_matrices=False)
+            rec = filled.mean(axis=1, keepdims=True) + (U[:, :K] * sv[:K]) @ Vt[:K]
+            filled = np.where(obs, Zc, rec)
+    Zc = filled - filled.mean(axis=1, keepdims=True)
+    if K > 0:
+        U, sv, Vt = np.linalg.svd(Zc, full_matrices=False)
+        F = Vt[:K].T * np.sqrt(A)
+        load = U[:, :K] * sv[:K] / np.sqrt(A)
+        sign = np.where(load.mean(axis=0) < 0, -1.0, 1.0)
+        F = F * sign
+        explained = sv[:K] ** 2 / np.sum(sv**2)
+        unseen = n_obs == 0
+        if unseen.any() and (~unseen).sum() > X1.shape[1]:
+            B, *_ = np.linalg.lstsq(X1[~unseen], F[~unseen], rcond=None)
+            F[unseen] = X1[unseen] @ B
+    else:
+        F = np.zeros((A, 0))
+        explained = np.zeros(0)
+    # encoding orthogonal to [1, F], orthonormalised, unit variance columns
+    base = np.c_[np.ones(A), F]
+    coef, *_ = np.linalg.lstsq(base, Xc, rcond=None)
+    R = Xc - base @ coef
+    q, r = np.linalg.qr(R)
+    keep = np.abs(np.diag(r)) > 1e-8 * max(1.0, np.abs(np.diag(r)).max())
+    Q = q[:, keep] * np.sqrt(A)
+    return FactorBasis(np.asarray(archs, np.int64), F, Q, n_obs, explained)

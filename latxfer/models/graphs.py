@@ -1,0 +1,157 @@
+"""PyMC graphs of the latency model, as plain functions (the pooled / unpooled / hierarchical trio).
+
+Observation model, for device d and architecture a, with the device's latency divided by its scale
+``s_d`` (``y~ = y / s_d``; source scales are known, a target's is a parameter)::
+
+    y~[d, a] ~ Normal(intercept[d] + F[a] . loading[d] + Q[a] . op_cost[d],  sigma[d])
+
+``F`` and ``Q`` come from :mod:`latxfer.models.basis`.  The three variants differ only in what devices
+share:
+
+``pooled``        one ``loading`` and one ``op_cost`` for all devices (complete pooling)
+``unpooled``      each device's ``loading`` / ``op_cost`` from fixed, wide priors (no pooling)
+``hierarchical``  ``loading[d] ~ MvNormal(loading_mu, Sigma)`` (LKJ prior), ``op_cost[d] ~
+                  Normal(op_cost_mu, op_cost_tau)``, ``log sigma[d] ~ Normal(..)``, ``intercept[d] ~
+                  Normal(..)``: a population learned from the sources, which is what lets a new device be
+                  adapted from a handful of measurements.
+
+Every variant also models the device scales: ``log s_d ~ Normal(log_scale_mu, log_scale_sd)``, so a new
+device's unknown scale has a learned prior too.  Parameters are centred (each source has hundreds of
+observations); names never clash with dims.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+__all__ = ["build_graph", "VARIANTS", "POPULATION_VARS"]
+
+VARIANTS = ("hierarchical", "pooled", "unpooled")
+
+#: Variables the fast adaptation path reads from the posterior, per variant.
+POPULATION_VARS = {
+    "hierarchical": ["intercept_mu", "intercept_sd", "loading_mu", "loading_chol", "op_cost_mu",
+                     "op_cost_tau", "log_sigma_mu", "log_sigma_sd", "log_scale_mu", "log_scale_sd"],
+    "pooled": ["intercept_mu", "intercept_sd", "loading", "op_cost", "log_sigma_mu", "log_sigma_sd",
+               "log_scale_mu", "log_scale_sd"],
+    "unpooled": ["intercept_mu", "intercept_sd", "log_sigma_mu", "log_sigma_sd", "log_scale_mu",
+                 "log_scale_sd"],
+}
+
+
+def build_graph(
+    variant: str,
+    *,
+    devices: list[str],
+    dev_idx: np.ndarray,
+    F_rows: np.ndarray,
+    Q_rows: np.ndarray,
+    y_scaled: np.ndarray,
+    log_scales: np.ndarray,
+    priors: dict,
+    target: dict | None = None,
+) -> pm.Model:
+    """Build the PyMC model of one variant.
+
+    Parameters
+    ----------
+    variant : {"hierarchical", "pooled", "unpooled"}
+    devices : list of str
+        Source device names (the ``device`` coordinate).
+    dev_idx : numpy.ndarray
+        ``(N,)`` device position of each observation.
+    F_rows, Q_rows : numpy.ndarray
+        ``(N, K)`` and ``(N, P)`` factor scores and encoding of each observation's architecture.
+    y_scaled : numpy.ndarray
+        ``(N,)`` latency divided by its device's scale (dimensionless).
+    log_scales : numpy.ndarray
+        ``(D,)`` log of each source device's scale (log ms).
+    priors : dict
+        Prior hyper-parameters (see ``models/*.toml``, section ``[priors]``).
+    target : dict, optional
+        Exact adaptation: ``{"F": (n, K), "Q": (n, P), "y": (n,) latency in ms}`` of a new device whose
+        scale is a parameter; adds ``target_*`` variables.
+
+    Returns
+    -------
+    pymc.Model
+    """
+    K, P = F_rows.shape[1], Q_rows.shape[1]
+    coords = {"device": devices, "factor": [f"f{k}" for k in range(K)],
+              "feature": [f"q{p}" for p in range(P)]}
+    a_bar = float(np.mean(y_scaled))
+    with pm.Model(coords=coords) as model:
+        # population of device scales (log ms) and intercepts (scaled units)
+        log_scale_mu = pm.Normal("log_scale_mu", float(np.mean(log_scales)), 3.0)
+        log_scale_sd = pm.HalfNormal("log_scale_sd", priors.get("log_scale_sd", 2.0))
+        pm.Normal("log_scale_obs", log_scale_mu, log_scale_sd, observed=log_scales)
+        intercept_mu = pm.Normal("intercept_mu", a_bar, 5.0)
+        intercept_sd = pm.HalfNormal("intercept_sd", priors.get("intercept_sd", 5.0))
+        intercept = pm.Normal("intercept", intercept_mu, intercept_sd, dims="device")
+        log_sigma_mu = pm.Normal("log_sigma_mu", -1.5, 1.5)
+        log_sigma_sd = pm.HalfNormal("log_sigma_sd", priors.get("log_sigma_sd", 1.0))
+        log_sigma = pm.Normal("log_sigma", log_sigma_mu, log_sigma_sd, dims="device")
+        sigma = pm.math.exp(log_sigma)
+
+        if variant == "hierarchical":
+            loading_mu = pm.Normal("loading_mu", 0.0, priors.get("loading_sd", 1.0), dims="factor")
+            if K > 1:
+                chol, _, _ = pm.LKJCholeskyCov(
+                    "loading_cov", n=K, eta=priors.get("lkj_eta", 2.0),
+                    sd_dist=pm.HalfNormal.dist(priors.get("loading_sd", 1.0), shape=K), compute_corr=True,
+                )
+                pm.Deterministic("loading_chol", chol)
+                loading = pm.MvNormal("loading", loading_mu, chol=chol, dims=("device", "factor"))
+            elif K == 1:
+                lsd = pm.HalfNormal("loading_sd", priors.get("loading_sd", 1.0))
+                pm.Deterministic("loading_chol", lsd.reshape((1, 1)))
+                loading = pm.Normal("loading", loading_mu, lsd, dims=("device", "factor"))
+            else:
+                pm.Deterministic("loading_chol", pt.zeros((0, 0)))
+                loading = pt.zeros((len(devices), 0))
+            op_cost_mu = pm.Normal("op_cost_mu", 0.0, priors.get("op_cost_mu_sd", 0.5), dims="feature")
+            # one spread for all (orthogonalised) op-cost features: 9 x P values inform it, no funnel
+            op_cost_tau = pm.HalfNormal("op_cost_tau", priors.get("op_cost_tau_sd", 0.3))
+            op_cost = pm.Normal("op_cost", op_cost_mu, op_cost_tau, dims=("device", "feature"))
+            lam_rows, g_rows = loading[dev_idx], op_cost[dev_idx]
+        elif variant == "pooled":
+            loading = pm.Normal("loading", 0.0, priors.get("loading_sd", 1.0), dims="factor")
+            op_cost = pm.Normal("op_cost", 0.0, priors.get("op_cost_mu_sd", 0.5), dims="feature")
+            lam_rows, g_rows = loading[None, :], op_cost[None, :]
+        elif variant == "unpooled":
+            loading = pm.Normal("loading", 0.0, priors.get("unpooled_loading_sd", 2.0),
+                                dims=("device", "factor"))
+            op_cost = pm.Normal("op_cost", 0.0, priors.get("unpooled_op_cost_sd", 1.0),
+                                dims=("device", "feature"))
+            lam_rows, g_rows = loading[dev_idx], op_cost[dev_idx]
+        else:  # pragma: no cover - validated by the config loader
+            raise ValueError(variant)
+
+        mu = intercept[dev_idx] + (F_rows * lam_rows).sum(axis=-1) + (Q_rows * g_rows).sum(axis=-1)
+        pm.Normal("y_scaled", mu, sigma[dev_idx], observed=y_scaled)
+
+        if target is not None:
+            t_log_scale = pm.Normal("target_log_scale", log_scale_mu, log_scale_sd)
+            t_intercept = pm.Normal("target_intercept", intercept_mu, intercept_sd)
+            t_log_sigma = pm.Normal("target_log_sigma", log_sigma_mu, log_sigma_sd)
+            if variant == "hierarchical":
+                if K > 1:
+                    t_loading = pm.MvNormal("target_loading", loading_mu, chol=chol, dims="factor")
+                elif K == 1:
+                    t_loading = pm.Normal("target_loading", loading_mu, lsd, dims="factor")
+                else:
+                    t_loading = pt.zeros(0)
+                t_op = pm.Normal("target_op_cost", op_cost_mu, op_cost_tau, dims="feature")
+            elif variant == "pooled":
+                t_loading, t_op = loading, op_cost
+            else:
+                t_loading = pm.Normal("target_loading", 0.0, priors.get("unpooled_loading_sd", 2.0),
+                                      dims="factor")
+                t_op = pm.Normal("target_op_cost", 0.0, priors.get("unpooled_op_cost_sd", 1.0),
+                                 dims="feature")
+            s = pm.math.exp(t_log_scale)
+            t_mu = t_intercept + pt.dot(target["F"], t_loading) + pt.dot(target["Q"], t_op)
+            pm.Normal("target_y", s * t_mu, s * pm.math.exp(t_log_sigma), observed=target["y"])
+    return model

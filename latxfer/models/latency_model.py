@@ -1,0 +1,664 @@
+"""The hierarchical Bayesian latency model: fit on source devices, adapt to a new one, save, load.
+
+Typical use::
+
+    model = LatencyModel("hier").fit(sources)              # sources: latency Dataset (device, arch), ms
+    post = model.adapt(archs, latency_ms, device="new")    # n >= 0 target measurements -> AdaptedLatency
+    post.posterior.summary()                               # mean / sd / 90% interval per architecture (ms)
+    model.posterior_srcc(proxy_ms, post.posterior)         # posterior of SRCC(proxy, target)
+    model.save("m.zarr"); LatencyModel.load("m.zarr")
+
+The model, its identifiability choices and the fast / exact adaptation paths are described in
+:mod:`latxfer.models.graphs`, :mod:`latxfer.models.basis` and :mod:`latxfer.models.conjugate`, and in
+``docs/bayes.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from latxfer import dims as D
+from latxfer.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    EmptyDataError,
+    InsufficientDataError,
+    InvalidLatencyError,
+    ModelFileError,
+    ModelVersionError,
+    UndefinedCorrelationError,
+)
+from latxfer.methods import Adapted, FewShotMethod, Prediction
+from latxfer.models.basis import FactorBasis, build_basis, scale_sources
+from latxfer.models.config import config_hash, load_config
+from latxfer.models.conjugate import adapt_draws
+from latxfer.models.graphs import build_graph
+from latxfer.models.posterior import DevicePosterior
+
+__all__ = ["LatencyModel", "AdaptedLatency", "SRCCPosterior", "load_model", "MODEL_TYPE",
+           "MODEL_FORMAT_VERSION"]
+
+MODEL_TYPE = "latxfer.LatencyModel"
+MODEL_FORMAT_VERSION = "1"
+
+
+def _package_version() -> str:
+    from latxfer import __version__
+
+    return __version__
+
+
+@dataclass
+class SRCCPosterior:
+    """Posterior distribution of a Spearman rank correlation.
+
+    Attributes
+    ----------
+    draws : numpy.ndarray
+        SRCC per posterior draw.
+    threshold : float
+        The monotonicity threshold (default 0.9).
+    prob : float
+        Interval probability.
+    """
+
+    draws: np.ndarray
+    threshold: float = 0.9
+    prob: float = 0.9
+    info: dict = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        """Posterior mean SRCC."""
+        return float(np.mean(self.draws))
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Central ``prob`` credible interval."""
+        lo, hi = np.quantile(self.draws, [(1 - self.prob) / 2, (1 + self.prob) / 2])
+        return float(lo), float(hi)
+
+    @property
+    def p_above(self) -> float:
+        """P(SRCC >= threshold)."""
+        return float(np.mean(self.draws >= self.threshold))
+
+    def decision(self, confidence: float = 0.9) -> str:
+        """``"reuse"`` if P(SRCC >= threshold) >= confidence, ``"adapt"`` if <= 1 - confidence, else
+        ``"measure more"``."""
+        if self.p_above >= confidence:
+            return "reuse"
+        if self.p_above <= 1 - confidence:
+            return "adapt"
+        return "measure more"
+
+    def to_dict(self, confidence: float = 0.9) -> dict:
+        """JSON-friendly summary."""
+        lo, hi = self.interval
+        return {"mean": self.mean, "lower": lo, "upper": hi, "interval": self.prob,
+                "threshold": self.threshold, "p_above_threshold": self.p_above,
+                "decision": self.decision(confidence), "confidence": confidence, **self.info}
+
+
+def _ranks_rows(M: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis (ties broken arbitrarily; for continuous draws)."""
+    order = np.argsort(M, axis=-1)
+    ranks = np.empty_like(order, dtype=np.float64)
+    np.put_along_axis(ranks, order, np.arange(M.shape[-1], dtype=np.float64)[None, :], axis=-1)
+    return ranks
+
+
+def _srcc_rows(fixed_ranks: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """SRCC between one ranked vector and each row of M (Pearson of ranks)."""
+    r = _ranks_rows(M)
+    a = fixed_ranks - fixed_ranks.mean()
+    r = r - r.mean(axis=1, keepdims=True)
+    den = np.sqrt((a**2).sum() * (r**2).sum(axis=1))
+    return (r @ a) / den
+
+
+class AdaptedLatency(Adapted):
+    """A latency model adapted to one target device; wraps its :class:`DevicePosterior`."""
+
+    def __init__(self, posterior: DevicePosterior):
+        self.posterior = posterior
+
+    def predict(self, archs: np.ndarray, interval: float = 0.9) -> Prediction:
+        """Posterior mean of the latency function and central predictive interval (ms)."""
+        p = self.posterior.positions(archs)
+        mean = self.posterior.mean(noise_free=True)[p]
+        lo, hi = np.quantile(self.posterior.draws_ms[:, p], [(1 - interval) / 2, (1 + interval) / 2],
+                             axis=0)
+        return Prediction(np.asarray(archs, np.int64), mean, lo, hi, interval,
+                          draws_ms=self.posterior.draws_ms[:, p], info=dict(self.posterior.info))
+
+
+class LatencyModel(FewShotMethod):
+    """Hierarchical Bayesian model of latency across devices (see module docstring).
+
+    Parameters
+    ----------
+    config : str, path or dict, optional
+        Named configuration in ``models/`` (default ``"hier"`` values), a TOML path or a dict.
+    **overrides
+        Section overrides, e.g. ``sampler={"draws": 200}``.
+    """
+
+    gives_intervals = True
+
+    def __init__(self, config=None, **overrides):
+        self.config = load_config(config, **overrides)
+        self.name = self.config["model"]["name"]
+        self.basis: FactorBasis | None = None
+        self.population: dict[str, np.ndarray] | None = None
+        self.posterior_tree = None
+        self.source_devices: list[str] = []
+        self.source_scales: np.ndarray | None = None
+        self.space_name = "unknown"
+        self.diagnostics: dict = {}
+        self.fit_info: dict = {}
+        self._fit_data: dict | None = None
+
+    # ------------------------------------------------------------------------------------ fitting
+    def _space_and_encoding(self, sources: xr.Dataset, space):
+        from latxfer.data.datasets import load_space
+
+        name = sources.attrs.get("space", "unknown")
+        if space is None and name != "unknown":
+            try:
+                space = load_space(name)
+            except Exception:  # noqa: BLE001 - fall back to the dataset's own architectures
+                space = None
+        if space is not None:
+            archs = space.enumerate()
+            X = space.encode(archs, coding=self.config["model"]["coding"])
+            return space.name, archs, X
+        return name, np.asarray(sources[D.ARCH].values, np.int64), np.zeros((sources.sizes[D.ARCH], 0))
+
+    def fit(self, sources: xr.Dataset, space=None, *, seed: int | None = 0,
+            progress: bool = False) -> LatencyModel:
+        """Fit on source devices.
+
+        Parameters
+        ----------
+        sources : xarray.Dataset
+            Latency Dataset of the source devices (ms; NaN = not measured).
+        space : SearchSpace, optional
+            Default: ``load_space(sources.attrs["space"])``.
+        seed : int, optional
+            Seeds architecture sub-sampling and the sampler.
+        progress : bool
+            Show the sampler's progress bar.
+        """
+        t0 = time.perf_counter()
+        sources.latx.validate()
+        if sources.latx.has_layers:
+            sources = sources.assign({D.LATENCY: sources.latx.end_to_end()})
+            sources = sources.drop_vars([v for v in sources.data_vars if D.LAYER in sources[v].dims])
+        cfg = self.config
+        K = cfg["model"]["n_factors"]
+        devices = sources.latx.devices
+        if len(devices) < 2 and cfg["model"]["variant"] == "hierarchical":
+            raise InsufficientDataError(
+                f"the hierarchical model needs at least 2 source devices to learn a population, got "
+                f"{devices}; use the 'pooled' configuration for a single source"
+            )
+        if K > len(devices):
+            raise InsufficientDataError(
+                f"n_factors={K} needs at least {K} source devices, got {len(devices)}: {devices}"
+            )
+        rng = np.random.default_rng(seed)
+        self.space_name, archs, X = self._space_and_encoding(sources, space)
+        Yds = sources.latx.latency_matrix()
+        ds_archs = np.asarray(sources[D.ARCH].values, np.int64)
+        pos = np.searchsorted(archs, ds_archs)
+        if np.any(pos >= len(archs)) or np.any(archs[np.minimum(pos, len(archs) - 1)] != ds_archs):
+            raise InvalidLatencyError("the source Dataset has architectures outside its search space")
+        Y = np.full((len(devices), len(archs)), np.nan)
+        Y[:, pos] = Yds
+        n_src = cfg["model"]["source_archs"]
+        if n_src:
+            for d in range(len(devices)):
+                meas = np.where(np.isfinite(Y[d]))[0]
+                if len(meas) > n_src:
+                    drop = np.setdiff1d(meas, rng.choice(meas, n_src, replace=False))
+                    Y[d, drop] = np.nan
+        scales = scale_sources(Y)
+        Ys = Y / scales[:, None]
+        basis = build_basis(Ys, X, archs, K)
+        # observations of the NUTS likelihood: a random subset of each device's measured archs
+        n_fit = cfg["model"]["fit_archs"]
+        dev_idx, arch_pos = [], []
+        for d in range(len(devices)):
+            meas = np.where(np.isfinite(Ys[d]))[0]
+            if n_fit and len(meas) > n_fit:
+                meas = np.sort(rng.choice(meas, n_fit, replace=False))
+            dev_idx.append(np.full(len(meas), d))
+            arch_pos.append(meas)
+        dev_idx = np.concatenate(dev_idx)
+        arch_pos = np.concatenate(arch_pos)
+        self._fit_data = {
+            "devices": devices, "dev_idx": dev_idx, "F_rows": basis.F[arch_pos],
+            "Q_rows": basis.Q[arch_pos], "y_scaled": Ys[dev_idx, arch_pos],
+            "log_scales": np.log(scales),
+        }
+        self.basis, self.source_devices, self.source_scales = basis, devices, scales
+        model = build_graph(cfg["model"]["variant"], priors=cfg["priors"], **self._fit_data)
+        t1 = time.perf_counter()
+        tree = self._sample(model, seed=seed, progress=progress)
+        self.posterior_tree = tree
+        self.population = self._extract_population(tree)
+        self.diagnostics = self._check_convergence(tree)
+        self.fit_info = {
+            "seed": seed, "n_sources": len(devices), "n_obs": int(len(dev_idx)),
+            "n_archs": int(len(archs)), "fit_seconds": time.perf_counter() - t0,
+            "sample_seconds": time.perf_counter() - t1, "dataset": sources.attrs.get("name", ""),
+            "explained": basis.explained.tolist(),
+        }
+        return self
+
+    def _sample(self, model, *, seed, progress, var_names=None):
+        import pymc as pm
+
+        s = self.config["sampler"]
+        with model:
+            if s["name"] in ("nutpie", "pymc", "numpyro"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    warnings.simplefilter("ignore", UserWarning)
+                    return pm.sample(
+                        draws=s["draws"], tune=s["tune"], chains=s["chains"], cores=min(s["chains"], 2),
+                        nuts_sampler=s["name"], random_seed=seed, progressbar=progress,
+                        target_accept=s["target_accept"], compute_convergence_checks=False,
+                        var_names=var_names,
+                    )
+            if s["name"] == "advi":
+                approx = pm.fit(s["advi_iterations"], method="advi", random_seed=seed,
+                                progressbar=progress)
+                return approx.sample(s["draws"] * s["chains"], random_seed=seed)
+            # map: a single point, repeated so downstream code sees draws
+            point = pm.find_MAP(progressbar=progress, seed=seed)
+            import arviz as az
+
+            post = {k: np.asarray(v)[None, None] for k, v in point.items()
+                    if not k.endswith(("__", "_log__", "_interval__", "_cholesky-cov-packed__"))}
+            return az.from_dict({"posterior": post})
+
+    def _extract_population(self, tree) -> dict[str, np.ndarray]:
+        post = tree["posterior"] if "posterior" in tree.children else tree
+        out = {}
+        for name in post.data_vars if hasattr(post, "data_vars") else post.ds.data_vars:
+            da = post[name]
+            da = da.stack(sample=(D.CHAIN, D.DRAW)).transpose("sample", ...)
+            out[name] = np.asarray(da.values)
+        return out
+
+    def _check_convergence(self, tree) -> dict:
+        s = self.config["sampler"]
+        if s["name"] not in ("nutpie", "pymc", "numpyro") or s["chains"] < 2:
+            return {"checked": False, "reason": f"sampler {s['name']!r} with {s['chains']} chain(s)"}
+        import arviz as az
+
+        post = tree["posterior"]
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # constant entries (zeros of a Cholesky)
+            rhat = az.rhat(tree)
+            ess_b = az.ess(tree, method="bulk")
+            ess_t = az.ess(tree, method="tail")
+        bad, worst_rhat, min_ess = [], 1.0, np.inf
+        for v in post.data_vars:
+            r = np.asarray(rhat[v].values, float)
+            eb = np.asarray(ess_b[v].values, float)
+            et = np.asarray(ess_t[v].values, float)
+            r, eb, et = r[np.isfinite(r)], eb[np.isfinite(eb)], et[np.isfinite(et)]
+            if r.size:
+                worst_rhat = max(worst_rhat, float(r.max()))
+            if eb.size:
+                min_ess = min(min_ess, float(eb.min()), float(et.min()) if et.size else np.inf)
+            if (r.size and r.max() > s["rhat_max"]) or (eb.size and eb.min() < s["ess_min"]) or (
+                    et.size and et.min() < s["ess_min"]):
+                bad.append(f"{v} (r_hat {r.max() if r.size else np.nan:.3f}, "
+                           f"ess_bulk {eb.min() if eb.size else np.nan:.0f}, "
+                           f"ess_tail {et.min() if et.size else np.nan:.0f})")
+        div = 0
+        if "sample_stats" in tree.children and "diverging" in tree["sample_stats"].data_vars:
+            div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+        diag = {"checked": True, "max_rhat": worst_rhat, "min_ess": min_ess, "divergences": div,
+                "failing": bad, "converged": not bad and div == 0}
+        if bad or div:
+            warnings.warn(
+                "the sampler did not converge: "
+                + (f"{div} divergent transition(s); " if div else "")
+                + (f"parameters beyond r_hat <= {s['rhat_max']} / ESS >= {s['ess_min']}: "
+                   + "; ".join(bad[:8]) if bad else "")
+                + ". Increase sampler.tune/draws or check the data.",
+                ConvergenceWarning, stacklevel=3,
+            )
+        return diag
+
+    # ------------------------------------------------------------------------------- adaptation
+    def _require_fit(self):
+        if self.population is None or self.basis is None:
+            raise ConfigError("the model is not fitted: call fit(sources) or LatencyModel.load(path)")
+
+    def _prior_blocks(self, sel: np.ndarray) -> tuple:
+        """Prior mean ``(S, M)`` and Cholesky ``(S, M, M)`` of a new device's coefficients."""
+        pop, K, P = self.population, self.basis.K, self.basis.P
+        S, M = len(sel), 1 + K + P
+        variant = self.config["model"]["variant"]
+        mean = np.zeros((S, M))
+        chol = np.zeros((S, M, M))
+        mean[:, 0] = pop["intercept_mu"][sel]
+        chol[:, 0, 0] = pop["intercept_sd"][sel]
+        if variant == "hierarchical":
+            if K:
+                mean[:, 1:1 + K] = pop["loading_mu"][sel]
+                chol[:, 1:1 + K, 1:1 + K] = pop["loading_chol"][sel].reshape(S, K, K)
+            if P:
+                mean[:, 1 + K:] = pop["op_cost_mu"][sel]
+                idx = np.arange(1 + K, M)
+                tau = pop["op_cost_tau"][sel]
+                chol[:, idx, idx] = tau[:, None] if tau.ndim == 1 else tau
+        elif variant == "pooled":
+            if K:
+                mean[:, 1:1 + K] = pop["loading"][sel]
+            if P:
+                mean[:, 1 + K:] = pop["op_cost"][sel]
+        else:
+            pr = self.config["priors"]
+            idx = np.arange(1, 1 + K)
+            chol[:, idx, idx] = pr["unpooled_loading_sd"]
+            idx = np.arange(1 + K, M)
+            chol[:, idx, idx] = pr["unpooled_op_cost_sd"]
+        return mean, chol
+
+    def _check_target(self, archs, latency_ms):
+        archs = np.atleast_1d(np.asarray(archs, dtype=np.int64))
+        y = np.atleast_1d(np.asarray(latency_ms, dtype=float))
+        if archs.shape != y.shape:
+            raise ConfigError(f"{len(archs)} architectures but {len(y)} latencies")
+        bad = ~np.isfinite(y) | (y <= 0)
+        if bad.any():
+            raise InvalidLatencyError(
+                f"target latencies must be finite and > 0 ms; got {y[bad][:8].tolist()} for "
+                f"architecture(s) {archs[bad][:8].tolist()}"
+            )
+        pos = self.basis.positions(archs)
+        # repeated measurements of one architecture: keep them all (each is an observation)
+        return archs, y, pos
+
+    def _predictive(self, theta, scale, sigma, device, archs_meas, y_meas, rng, label, info):
+        Z = self.basis.design()
+        fn = scale[:, None] * (theta @ Z.T)  # (S, A) ms, noise-free latency function
+        draws = fn + (scale * sigma)[:, None] * rng.standard_normal(fn.shape)
+        floor = self.config["adapt"]["floor_ms"]
+        np.maximum(draws, floor, out=draws)
+        np.maximum(fn, floor, out=fn)
+        measured = np.full(len(self.basis.archs), np.nan)
+        if len(archs_meas):
+            # repeated measurements of an architecture: their median is "the measured value"
+            import pandas as pd
+
+            med = pd.Series(y_meas).groupby(archs_meas).median()
+            measured[self.basis.positions(med.index.to_numpy())] = med.to_numpy()
+        return DevicePosterior(device, self.basis.archs, draws, measured, fn, label, info)
+
+    def adapt(self, archs, latency_ms, *, device: str = "target", rng=None,
+              method: str = "fast", progress: bool = False) -> AdaptedLatency:
+        """Posterior of a new device given its measurements.
+
+        Parameters
+        ----------
+        archs : array of int
+            Measured architecture indices (n >= 0; repeats allowed).
+        latency_ms : array of float
+            Their latency in ms.
+        device : str
+            Name of the new device (labels only).
+        rng : int or numpy.random.Generator, optional
+        method : {"fast", "exact"}
+            ``fast``: exact conditional update given the fitted population, vectorised over posterior
+            draws (< 1 s).  ``exact``: joint NUTS re-fit of sources + target (slow; for checking).
+        progress : bool
+            Progress bar of the exact path's sampler.
+
+        Returns
+        -------
+        AdaptedLatency
+            ``.posterior`` is a :class:`DevicePosterior` over every architecture of the space; with n = 0
+            it is the population prior, labelled ``"prior (no target measurement)"``.
+        """
+        self._require_fit()
+        rng = np.random.default_rng(rng)
+        archs, y, pos = self._check_target(archs, latency_ms)
+        t0 = time.perf_counter()
+        label = "posterior" if len(y) else "prior (no target measurement)"
+        if method == "fast":
+            S_all = len(self.population["intercept_mu"])
+            S = min(self.config["adapt"]["n_draws"], S_all)
+            sel = np.sort(rng.choice(S_all, S, replace=False)) if S < S_all else np.arange(S_all)
+            mean, chol = self._prior_blocks(sel)
+            pop = self.population
+            res = adapt_draws(
+                self.basis.design(pos), y, mean, chol,
+                pop["log_scale_mu"][sel], pop["log_scale_sd"][sel],
+                pop["log_sigma_mu"][sel], pop["log_sigma_sd"][sel], rng,
+                grid_scale=self.config["adapt"]["grid_scale"],
+                grid_noise=self.config["adapt"]["grid_noise"],
+            )
+            theta, scale, sigma = res["theta"], res["scale"], res["sigma"]
+        elif method == "exact":
+            theta, scale, sigma = self._adapt_exact(pos, y, rng, progress)
+        else:
+            raise ConfigError(f"unknown adaptation method {method!r}; expected 'fast' or 'exact'")
+        info = {"model": self.name, "method": method, "n": int(len(y)),
+                "adapt_seconds": time.perf_counter() - t0}
+        post = self._predictive(theta, scale, sigma, device, archs, y, rng, label, info)
+        post.info["total_seconds"] = time.perf_counter() - t0
+        return AdaptedLatency(post)
+
+    def _adapt_exact(self, pos, y, rng, progress):
+        if self._fit_data is None:
+            raise ConfigError(
+                "exact adaptation re-fits sources and target jointly and needs the source data: it is "
+                "available on a model fitted in this session, not on one loaded from a file"
+            )
+        target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y}
+        model = build_graph(self.config["model"]["variant"], priors=self.config["priors"],
+                            target=target, **self._fit_data)
+        seed = int(rng.integers(2**31))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            tree = self._sample(model, seed=seed, progress=progress)
+        pop = self._extract_population(tree)
+        S = len(pop["target_log_scale"])
+        K, P = self.basis.K, self.basis.P
+        theta = np.zeros((S, 1 + K + P))
+        theta[:, 0] = pop["target_intercept"]
+        variant = self.config["model"]["variant"]
+        lk = "loading" if variant == "pooled" else "target_loading"
+        ok = "op_cost" if variant == "pooled" else "target_op_cost"
+        if K:
+            theta[:, 1:1 + K] = pop[lk]
+        if P:
+            theta[:, 1 + K:] = pop[ok]
+        n_keep = min(self.config["adapt"]["n_draws"], S)
+        keep = np.sort(rng.choice(S, n_keep, replace=False))
+        return theta[keep], np.exp(pop["target_log_scale"][keep]), np.exp(pop["target_log_sigma"][keep])
+
+    def adapt_dataset(self, target: xr.Dataset, device: str | None = None, **kw) -> AdaptedLatency:
+        """:meth:`adapt` from a latency Dataset holding (at least) the target device."""
+        if target.latx.has_layers:
+            raise ConfigError("layer-wise target measurements are not supported yet: give end-to-end "
+                              "latencies (device, arch_index, latency_ms)")
+        devs = target.latx.devices
+        if device is None:
+            if len(devs) != 1:
+                raise ConfigError(f"the target data hold {len(devs)} devices {devs}; name one")
+            device = devs[0]
+        long = target.latx.select([device]).latx.to_long()
+        if len(long) == 0:
+            raise EmptyDataError(f"no measurement of device {device!r} in the target data")
+        return self.adapt(long["arch_index"].to_numpy(), long["latency_ms"].to_numpy(), device=device,
+                          **kw)
+
+    # ------------------------------------------------------------------------ monotonicity
+    def posterior_srcc(self, proxy_ms, post: DevicePosterior, *, threshold: float = 0.9,
+                       prob: float = 0.9, archs=None) -> SRCCPosterior:
+        """Posterior of SRCC(proxy, target) over architectures.
+
+        Parameters
+        ----------
+        proxy_ms : numpy.ndarray
+            The proxy's measured latency (ms) over ``post.archs`` (NaN = not measured; skipped), or a
+            ``(arch_index -> ms)`` pandas Series.
+        post : DevicePosterior
+            The target's posterior; measured architectures enter with their measured value.
+        threshold, prob : float
+            Monotonicity threshold and interval probability.
+        archs : array of int, optional
+            Restrict to these architectures (default: every one the proxy measured).
+        """
+        from scipy.stats import rankdata
+
+        proxy = self._align(proxy_ms, post)
+        use = np.isfinite(proxy)
+        if archs is not None:
+            use &= np.isin(post.archs, np.asarray(archs))
+        if use.sum() < 3:
+            raise InsufficientDataError(f"only {int(use.sum())} architectures with a proxy latency; need >= 3")
+        if np.ptp(proxy[use]) == 0:
+            raise UndefinedCorrelationError("the proxy latencies are constant: SRCC is undefined")
+        T = post.draws_ms[:, use].copy()
+        meas = post.measured[use]
+        T[:, meas] = post.measured_ms[use][meas]
+        r = _srcc_rows(rankdata(proxy[use]), T + 1e-12 * np.random.default_rng(0).random(T.shape))
+        return SRCCPosterior(r, threshold, prob, {"n_archs": int(use.sum()), "n_measured": post.n_measured})
+
+    def expected_rank_quality(self, post: DevicePosterior, *, prob: float = 0.9) -> SRCCPosterior:
+        """Posterior of SRCC(posterior-mean ranking, true target latency) on unmeasured architectures."""
+        from scipy.stats import rankdata
+
+        un = ~post.measured
+        score = post.mean(noise_free=True)[un]
+        r = _srcc_rows(rankdata(score), post.draws_ms[:, un])
+        return SRCCPosterior(r, 0.95, prob, {"n_archs": int(un.sum()), "n_measured": post.n_measured})
+
+    @staticmethod
+    def _align(proxy_ms, post: DevicePosterior) -> np.ndarray:
+        if hasattr(proxy_ms, "index") and hasattr(proxy_ms, "to_numpy"):
+            out = np.full(len(post.archs), np.nan)
+            idx = np.asarray(proxy_ms.index, np.int64)
+            keep = np.isin(idx, post.archs)
+            out[post.positions(idx[keep])] = np.asarray(proxy_ms.to_numpy(), float)[keep]
+            return out
+        proxy = np.asarray(proxy_ms, float)
+        if proxy.shape != post.archs.shape:
+            raise ConfigError(f"proxy latencies must have one value per architecture ({len(post.archs)}), "
+                              f"got shape {proxy.shape}")
+        return proxy
+
+    # ----------------------------------------------------------------------------- persistence
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Save the fitted model as a zarr store (model type, version and config hash included)."""
+        self._require_fit()
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{path} already exists; refusing to overwrite it (pass overwrite=True)")
+        pop = xr.Dataset({k: (("sample",) + tuple(f"{k}_dim{i}" for i in range(v.ndim - 1)), v)
+                          for k, v in self.population.items()})
+        basis = xr.Dataset(
+            {"F": ((D.ARCH, "factor"), self.basis.F), "Q": ((D.ARCH, "feature"), self.basis.Q),
+             "observed": (D.ARCH, self.basis.observed), "explained": ("factor", self.basis.explained)},
+            coords={D.ARCH: self.basis.archs},
+        )
+        src = xr.Dataset({"scale_ms": (D.DEVICE, self.source_scales)},
+                         coords={D.DEVICE: np.asarray(self.source_devices, dtype=str)})
+        attrs = {
+            "latxfer_model_type": MODEL_TYPE, "latxfer_format_version": MODEL_FORMAT_VERSION,
+            "latxfer_version": _package_version(), "config": json.dumps(self.config),
+            "config_hash": config_hash(self.config), "space": self.space_name,
+            "diagnostics": json.dumps(self.diagnostics, default=float),
+            "fit_info": json.dumps(self.fit_info, default=float),
+        }
+        tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs=attrs), "/population": pop, "/basis": basis,
+                                      "/sources": src})
+        tmp = path.with_name(path.name + ".tmp-latxfer")
+        import shutil
+
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tree.to_zarr(tmp, mode="w", consolidated=False)
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        tmp.rename(path)
+        return path
+
+    @classmethod
+    def load(cls, path, *, config=None) -> LatencyModel:
+        """Load a model saved by :meth:`save`.
+
+        Raises
+        ------
+        ModelFileError
+            Not a latxfer model (or unreadable).
+        ModelVersionError
+            Saved by another format version of latxfer, or with a configuration other than ``config``
+            (when given), or whose stored configuration does not match its hash.
+        """
+        path = Path(path)
+        if not path.exists():
+            from latxfer.errors import DataFileNotFoundError
+
+            raise DataFileNotFoundError(f"{path}: no such model file")
+        try:
+            tree = xr.open_datatree(path, engine="zarr", consolidated=False)
+            attrs = dict(tree.attrs)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFileError(f"{path} is not a latxfer model: cannot be read as zarr "
+                                 f"({type(exc).__name__})") from None
+        if attrs.get("latxfer_model_type") != MODEL_TYPE:
+            raise ModelFileError(f"{path} is not a latxfer model (no '{MODEL_TYPE}' marker)")
+        if attrs.get("latxfer_format_version") != MODEL_FORMAT_VERSION:
+            raise ModelVersionError(
+                f"{path} was saved in model format {attrs.get('latxfer_format_version')!r} by latxfer "
+                f"{attrs.get('latxfer_version')!r}; this latxfer {_package_version()} reads format "
+                f"{MODEL_FORMAT_VERSION!r}: re-fit the model"
+            )
+        cfg = json.loads(attrs["config"])
+        if config_hash(cfg) != attrs.get("config_hash"):
+            raise ModelVersionError(f"{path}: stored configuration does not match its hash (file edited?)")
+        if config is not None:
+            want = load_config(config)
+            if config_hash(want) != attrs["config_hash"]:
+                raise ModelVersionError(
+                    f"{path} was fitted with configuration {cfg['model']['name']!r} "
+                    f"(hash {attrs['config_hash']}), not the requested {want['model']['name']!r} "
+                    f"(hash {config_hash(want)})"
+                )
+        m = cls(cfg)
+        pop = tree["population"].to_dataset().load()
+        m.population = {k: np.asarray(v.values) for k, v in pop.data_vars.items()}
+        b = tree["basis"].to_dataset().load()
+        m.basis = FactorBasis(np.asarray(b[D.ARCH].values, np.int64), np.asarray(b["F"].values),
+                              np.asarray(b["Q"].values), np.asarray(b["observed"].values),
+                              np.asarray(b["explained"].values))
+        s = tree["sources"].to_dataset().load()
+        m.source_devices = [str(d) for d in s[D.DEVICE].values]
+        m.source_scales = np.asarray(s["scale_ms"].values)
+        m.space_name = attrs.get("space", "unknown")
+        m.diagnostics = json.loads(attrs.get("diagnostics", "{}"))
+        m.fit_info = json.loads(attrs.get("fit_info", "{}"))
+        return m
+
+
+def load_model(path, *, config=None) -> LatencyModel:
+    """Load a fitted :class:`LatencyModel` from ``path`` (see :meth:`LatencyModel.load`)."""
+    return LatencyModel.load(path, config=config)

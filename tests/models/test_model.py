@@ -1,0 +1,225 @@
+"""The hierarchical latency model: graphs, configuration, fast adaptation, posterior SRCC, persistence."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from latxfer.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    InsufficientDataError,
+    InvalidLatencyError,
+    ModelFileError,
+    ModelVersionError,
+    UnknownArchitectureError,
+)
+from latxfer.models import DevicePosterior, LatencyModel, load_config, load_model
+from latxfer.models.conjugate import adapt_draws
+from latxfer.models.graphs import build_graph
+
+SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
+TINY = {"model": {"fit_archs": 150, "n_factors": 2},
+        "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
+        "adapt": {"n_draws": 100}}
+
+
+@pytest.fixture(scope="session")
+def fitted(nb201_help):
+    src = nb201_help.latx.select(SOURCES)
+    return LatencyModel(TINY).fit(src, seed=3)
+
+
+def _graph_inputs(variant, K=2, P=3, D=3, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    return dict(variant=variant, devices=[f"d{i}" for i in range(D)], dev_idx=np.repeat(np.arange(D), n // D),
+                F_rows=rng.standard_normal((n, K)), Q_rows=rng.standard_normal((n, P)),
+                y_scaled=rng.standard_normal(n) + 3, log_scales=rng.standard_normal(D),
+                priors=load_config()["priors"])
+
+
+@pytest.mark.parametrize(("variant", "K"), [("hierarchical", 0), ("hierarchical", 1), ("hierarchical", 3),
+                                             ("pooled", 2), ("unpooled", 2)])
+def test_graph_builds_with_finite_gradient(variant, K):
+    model = build_graph(**_graph_inputs(variant, K=K))
+    ip = model.initial_point()
+    grad = model.compile_dlogp()(ip)
+    assert np.all(np.isfinite(grad))
+    assert np.isfinite(model.compile_logp()(ip))
+
+
+def test_graph_with_target_has_target_vars():
+    kw = _graph_inputs("hierarchical")
+    rng = np.random.default_rng(1)
+    model = build_graph(**kw, target={"F": rng.standard_normal((5, 2)), "Q": rng.standard_normal((5, 3)),
+                                      "y": np.abs(rng.standard_normal(5)) + 1})
+    names = {v.name for v in model.free_RVs}
+    assert {"target_log_scale", "target_loading", "target_op_cost"} <= names
+    assert np.all(np.isfinite(model.compile_dlogp()(model.initial_point())))
+
+
+def test_config_loading_and_errors():
+    cfg = load_config("hier")
+    assert cfg["model"]["variant"] == "hierarchical" and cfg["sampler"]["name"] == "nutpie"
+    assert load_config("pooled")["model"]["variant"] == "pooled"
+    with pytest.raises(ConfigError, match="known configurations: .*hier"):
+        load_config("nope")
+    with pytest.raises(ConfigError, match="unknown configuration key 'model.n_factor'"):
+        load_config({"model": {"n_factor": 3}})
+    with pytest.raises(ConfigError, match="one-hot plus an intercept"):
+        load_config({"model": {"coding": "onehot"}})
+    with pytest.raises(ConfigError, match="blackjax"):
+        load_config({"sampler": {"name": "blackjax"}})
+
+
+def test_conjugate_update_matches_closed_form():
+    """With scale and noise pinned, the fast path is Bayesian linear regression."""
+    rng = np.random.default_rng(0)
+    n, M, S = 12, 4, 4000
+    Z = np.c_[np.ones(n), rng.standard_normal((n, M - 1))]
+    m0, L0 = np.array([2.0, 0.5, -0.3, 0.1]), np.diag([1.0, 0.7, 0.5, 0.4])
+    true = np.array([2.5, 0.9, -0.1, 0.3])
+    s_true, sig = 4.0, 0.2
+    y = s_true * (Z @ true + sig * rng.standard_normal(n))
+    out = adapt_draws(Z, y, np.tile(m0, (S, 1)), np.tile(L0, (S, 1, 1)),
+                      np.full(S, np.log(s_true)), np.full(S, 0.002), np.full(S, np.log(sig)), np.full(S, 1e-6),
+                      rng, grid_scale=48, grid_noise=5)
+    V0 = L0 @ L0.T
+    prec = np.linalg.inv(V0) + Z.T @ Z / sig**2
+    cov = np.linalg.inv(prec)
+    mean = cov @ (np.linalg.solve(V0, m0) + Z.T @ (y / s_true) / sig**2)
+    tol = 4 * np.sqrt(np.diag(cov) / S) + 0.01 * np.abs(mean)  # scale pinned to 0.2%
+    assert np.all(np.abs(out["theta"].mean(0) - mean) < tol), (out["theta"].mean(0), mean)
+    np.testing.assert_allclose(out["theta"].std(0), np.sqrt(np.diag(cov)), rtol=0.1)
+    np.testing.assert_allclose(out["scale"], s_true, rtol=0.01)
+
+
+def test_fit_produces_population_and_diagnostics(fitted):
+    pop = fitted.population
+    assert {"loading_mu", "loading_chol", "op_cost_mu", "op_cost_tau", "log_scale_mu"} <= set(pop)
+    assert pop["loading_mu"].shape == (200, 2)
+    assert fitted.basis.F.shape == (15625, 2) and fitted.basis.Q.shape[0] == 15625
+    assert fitted.diagnostics["checked"] and "max_rhat" in fitted.diagnostics
+    assert fitted.source_devices == SOURCES
+
+
+def test_adapt_fast_shapes_and_quality(fitted, nb201_help):
+    y = nb201_help.latency.sel(device="raspi4").values
+    rng = np.random.default_rng(0)
+    archs = rng.choice(15625, 10, replace=False)
+    ad = fitted.adapt(archs, y[archs], device="raspi4", rng=1)
+    post = ad.posterior
+    assert isinstance(post, DevicePosterior) and post.draws_ms.shape == (100, 15625)
+    assert post.n_measured == 10 and post.label == "posterior"
+    un = np.setdiff1d(np.arange(15625), archs)
+    pred = ad.predict(un)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(pred.mean_ms, y[un])[0] > 0.8  # 4 sources, tiny fit: still a real ranking
+    cover = np.mean((y[un] >= pred.lower_ms) & (y[un] <= pred.upper_ms))
+    assert 0.5 < cover <= 1.0
+    s = post.summary()
+    assert set(s.data_vars) >= {"mean_ms", "sd_ms", "lower_ms", "upper_ms", "measured"}
+    # same seed, same draws
+    again = fitted.adapt(archs, y[archs], device="raspi4", rng=1).posterior
+    np.testing.assert_array_equal(again.draws_ms, post.draws_ms)
+
+
+def test_adapt_with_no_measurement_is_the_labelled_prior(fitted):
+    post = fitted.adapt([], [], rng=0).posterior
+    assert post.label.startswith("prior") and post.n_measured == 0
+    assert np.all(np.isfinite(post.draws_ms)) and np.all(post.draws_ms > 0)
+
+
+def test_adapt_bad_input(fitted):
+    with pytest.raises(InvalidLatencyError, match="finite and > 0"):
+        fitted.adapt([1, 2], [1.0, -3.0])
+    with pytest.raises(InvalidLatencyError):
+        fitted.adapt([1, 2], [1.0, np.nan])
+    with pytest.raises(UnknownArchitectureError, match="15625"):
+        fitted.adapt([1, 15625], [1.0, 2.0])
+    with pytest.raises(ConfigError, match="'fast' or 'exact'"):
+        fitted.adapt([1], [1.0], method="slow")
+
+
+def test_posterior_srcc(fitted, nb201_help):
+    y = nb201_help.latency.sel(device="raspi4").values
+    proxy = nb201_help.latency.sel(device="pixel3").values
+    archs = np.random.default_rng(2).choice(15625, 20, replace=False)
+    post = fitted.adapt(archs, y[archs], rng=0).posterior
+    r = fitted.posterior_srcc(proxy, post, threshold=0.9)
+    assert r.draws.shape == (100,) and -1 <= r.interval[0] <= r.mean <= r.interval[1] <= 1
+    assert r.decision() in {"reuse", "adapt", "measure more"}
+    d = r.to_dict()
+    assert {"mean", "lower", "upper", "p_above_threshold", "decision"} <= set(d)
+    q = fitted.expected_rank_quality(post)
+    assert 0 < q.mean <= 1
+
+
+def test_save_load_round_trip(fitted, tmp_path, nb201_help):
+    path = fitted.save(tmp_path / "m.zarr")
+    with pytest.raises(ConfigError, match="refusing to overwrite"):
+        fitted.save(path)
+    back = load_model(path)
+    assert back.source_devices == fitted.source_devices and back.space_name == "nb201"
+    y = nb201_help.latency.sel(device="gold_6226").values
+    a = np.arange(0, 15625, 1500)
+    p1 = fitted.adapt(a, y[a], rng=5).posterior
+    p2 = back.adapt(a, y[a], rng=5).posterior
+    np.testing.assert_allclose(p1.draws_ms, p2.draws_ms)
+
+
+def test_load_refuses_foreign_files(fitted, tmp_path):
+    xr.Dataset({"x": ("a", [1.0])}).to_zarr(tmp_path / "other.zarr")
+    with pytest.raises(ModelFileError, match="not a latxfer model"):
+        load_model(tmp_path / "other.zarr")
+    (tmp_path / "junk.zarr").write_text("hello")
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "junk.zarr")
+    path = fitted.save(tmp_path / "m.zarr")
+    with pytest.raises(ModelVersionError, match="fitted with configuration"):
+        load_model(path, config="pooled")
+    import zarr
+
+    g = zarr.open_group(str(path), mode="r+")
+    g.attrs["latxfer_format_version"] = "0"
+    with pytest.raises(ModelVersionError, match="re-fit"):
+        load_model(path)
+
+
+def test_convergence_warning_names_parameters(fitted):
+    import arviz as az
+
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((2, 100))
+    bad = np.stack([rng.standard_normal(100), rng.standard_normal(100) + 5])
+    tree = az.from_dict({"posterior": {"alpha": good, "beta": bad},
+                         "sample_stats": {"diverging": np.zeros((2, 100), bool)}})
+    m = LatencyModel(TINY)
+    m.config["sampler"]["rhat_max"] = 1.01
+    with pytest.warns(ConvergenceWarning, match="beta \\(r_hat"):
+        diag = m._check_convergence(tree)
+    assert not diag["converged"] and diag["failing"][0].startswith("beta")
+
+
+def test_fit_refuses_too_few_sources(nb201_help):
+    with pytest.raises(InsufficientDataError, match="at least 2 source devices"):
+        LatencyModel(TINY).fit(nb201_help.latx.select(["pixel3"]))
+    with pytest.raises(InsufficientDataError, match="n_factors=3"):
+        LatencyModel({"model": {"n_factors": 3}}).fit(nb201_help.latx.select(["pixel3", "raspi4"]))
+
+
+@pytest.mark.slow
+def test_exact_adaptation_agrees_with_fast(fitted, nb201_help):
+    y = nb201_help.latency.sel(device="gold_6226").values
+    a = np.random.default_rng(0).choice(15625, 10, replace=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ex = fitted.adapt(a, y[a], method="exact", rng=0).posterior
+    fa = fitted.adapt(a, y[a], rng=0).posterior
+    from scipy.stats import spearmanr
+
+    assert spearmanr(ex.mean(True), fa.mean(True))[0] > 0.95
