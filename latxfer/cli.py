@@ -179,6 +179,23 @@ def _add_data(sub) -> None:
     add_fetch_subcommand(dsub)
 
 
+from latxfer import cli_monotonicity as _cm  # noqa: E402
+
+command("monotonicity", "rank correlation between devices, with intervals and a heatmap")(_cm.run)
+
+from latxfer import cli_search as _cs  # noqa: E402
+
+command("search", "multi-objective NAS (accuracy vs target latency) with Optuna")(_cs.run)
+
+
+from latxfer import cli_model as _cmod  # noqa: E402
+
+command("fit", "fit the Bayesian latency model on source devices")(_cmod.fit_cmd)
+command("predict", "adapt to a new device and predict every architecture's latency")(_cmod.predict_cmd)
+command("assess", "posterior SRCC between a proxy and a new device: reuse, adapt or measure more")(
+    _cmod.assess_cmd)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``latxfer`` command (all subcommands)."""
     from latxfer import __version__

@@ -161,6 +161,7 @@ class LatencyModel(FewShotMethod):
         self.posterior_tree = None
         self.source_devices: list[str] = []
         self.source_scales: np.ndarray | None = None
+        self.source_latency: np.ndarray | None = None
         self.space_name = "unknown"
         self.diagnostics: dict = {}
         self.fit_info: dict = {}
@@ -250,6 +251,7 @@ class LatencyModel(FewShotMethod):
             "log_scales": np.log(scales),
         }
         self.basis, self.source_devices, self.source_scales = basis, devices, scales
+        self.source_latency = Y  # (D, A) ms over basis.archs, NaN = not measured / not used
         model = build_graph(cfg["model"]["variant"], priors=cfg["priors"], **self._fit_data)
         t1 = time.perf_counter()
         tree = self._sample(model, seed=seed, progress=progress)
@@ -509,6 +511,44 @@ class LatencyModel(FewShotMethod):
         return self.adapt(long["arch_index"].to_numpy(), long["latency_ms"].to_numpy(), device=device,
                           **kw)
 
+    def source_latency_ms(self, device: str) -> np.ndarray:
+        """The source device's latency table (ms over ``basis.archs``; NaN where not used)."""
+        self._require_fit()
+        if device not in self.source_devices:
+            from latxfer.errors import UnknownDeviceError
+
+            raise UnknownDeviceError(
+                f"{device!r} is not a source device of this model; its sources are: "
+                f"{', '.join(self.source_devices)}"
+            )
+        return self.source_latency[self.source_devices.index(device)]
+
+    def known_device(self, device: str, *, rng=None) -> AdaptedLatency:
+        """Posterior predictive of a *source* device from its own fitted parameters (no adaptation)."""
+        self._require_fit()
+        self.source_latency_ms(device)  # validates the name
+        d = self.source_devices.index(device)
+        pop, K, P = self.population, self.basis.K, self.basis.P
+        rng = np.random.default_rng(rng)
+        S_all = len(pop["intercept"])
+        S = min(self.config["adapt"]["n_draws"], S_all)
+        sel = np.sort(rng.choice(S_all, S, replace=False))
+        theta = np.zeros((S, 1 + K + P))
+        theta[:, 0] = pop["intercept"][sel, d]
+        lo = pop["loading"][sel]
+        oc = pop["op_cost"][sel]
+        if K:
+            theta[:, 1:1 + K] = lo[:, d] if lo.ndim == 3 else lo
+        if P:
+            theta[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
+        scale = np.full(S, self.source_scales[d])
+        sigma = np.exp(pop["log_sigma"][sel, d])
+        y = self.source_latency[d]
+        meas = np.isfinite(y)
+        post = self._predictive(theta, scale, sigma, device, self.basis.archs[meas], y[meas], rng,
+                                "source device (fitted, not adapted)", {"model": self.name, "method": "known"})
+        return AdaptedLatency(post)
+
     # ------------------------------------------------------------------------ monotonicity
     def posterior_srcc(self, proxy_ms, post: DevicePosterior, *, threshold: float = 0.9,
                        prob: float = 0.9, archs=None) -> SRCCPosterior:
@@ -579,8 +619,10 @@ class LatencyModel(FewShotMethod):
              "observed": (D.ARCH, self.basis.observed), "explained": ("factor", self.basis.explained)},
             coords={D.ARCH: self.basis.archs},
         )
-        src = xr.Dataset({"scale_ms": (D.DEVICE, self.source_scales)},
-                         coords={D.DEVICE: np.asarray(self.source_devices, dtype=str)})
+        src = xr.Dataset({"scale_ms": (D.DEVICE, self.source_scales),
+                          "latency_ms": ((D.DEVICE, D.ARCH), self.source_latency)},
+                         coords={D.DEVICE: np.asarray(self.source_devices, dtype=str),
+                                 D.ARCH: self.basis.archs})
         attrs = {
             "latxfer_model_type": MODEL_TYPE, "latxfer_format_version": MODEL_FORMAT_VERSION,
             "latxfer_version": _package_version(), "config": json.dumps(self.config),
@@ -653,6 +695,7 @@ class LatencyModel(FewShotMethod):
         s = tree["sources"].to_dataset().load()
         m.source_devices = [str(d) for d in s[D.DEVICE].values]
         m.source_scales = np.asarray(s["scale_ms"].values)
+        m.source_latency = np.asarray(s["latency_ms"].values)
         m.space_name = attrs.get("space", "unknown")
         m.diagnostics = json.loads(attrs.get("diagnostics", "{}"))
         m.fit_info = json.loads(attrs.get("fit_info", "{}"))

@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmark scripts: provenance header, markdown / CSV output."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def provenance() -> str:
+    import numpy
+    import scipy
+    import xarray
+
+    import latxfer
+
+    cmd = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    return "\n".join([
+        f"- command: `{cmd}`",
+        f"- date: {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- versions: latxfer {latxfer.__version__}, python {platform.python_version()}, numpy {numpy.__version__}, "
+        f"scipy {scipy.__version__}, xarray {xarray.__version__}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores (nproc), {platform.system()}",
+        f"- data: {os.environ.get('LATXFER_DATA', '(LATXFER_DATA unset)')}",
+    ])
+
+
+def md_table(df) -> str:
+    """A pandas DataFrame as a GitHub markdown table (index included)."""
+    d = df.reset_index()
+    cols = [str(c) for c in d.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in d.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""``latxfer fit``, ``latxfer predict`` and ``latxfer assess``: the Bayesian core on the command line.
+
+The options are a stable contract (scripts outside the project call them)::
+
+    latxfer fit --dataset NAME --sources SPLIT_OR_LIST [--model CONFIG] [--seed S] --out MODEL
+    latxfer predict --model MODEL --target-csv FILE --out PRED.csv [--interval 0.9] [--seed S]
+    latxfer assess --model MODEL --proxy DEVICE --target-csv FILE [--threshold 0.9] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+__all__ = ["fit_cmd", "predict_cmd", "assess_cmd"]
+
+
+def _say(msg: str) -> None:
+    print(f"[latxfer] {msg}", file=sys.stderr, flush=True)
+
+
+def _target(model, csv: str, allow_source: bool):
+    """Read the target CSV and check it against the model; returns (Dataset, device, known?)."""
+    from latxfer.data.csvio import read_csv
+    from latxfer.errors import ConfigError, LeakageError
+
+    ds = read_csv(csv, space=model.space_name if model.space_name != "unknown" else None)
+    devs = ds.latx.devices
+    if len(devs) != 1:
+        raise ConfigError(f"{csv}: holds {len(devs)} devices {devs}; a target CSV holds one new device")
+    dev = devs[0]
+    if dev in model.source_devices and not allow_source:
+        raise LeakageError(
+            f"{csv}: device {dev!r} is a source device of this model (its full table was used to fit it), "
+            "so adapting to it would not be a prediction. Rename the device if it is another one, or "
+            "pass --treat-as-known to predict it from its fitted source parameters"
+        )
+    return ds, dev, dev in model.source_devices
+
+
+def _posterior(model, args):
+    """AdaptedLatency for the command's target (or the labelled prior without --target-csv)."""
+    if args.target_csv is None:
+        _say("no --target-csv: this is the population PRIOR prediction for an unseen device (n = 0)")
+        return model.adapt([], [], device="new-device", rng=args.seed), "new-device"
+    ds, dev, known = _target(model, args.target_csv, getattr(args, "treat_as_known", False))
+    if known:
+        _say(f"{dev!r} is a source device: predicting from its fitted parameters (--treat-as-known)")
+        return model.known_device(dev, rng=args.seed), dev
+    n = int(ds.latx.to_long().shape[0])
+    t = time.perf_counter()
+    ad = model.adapt_dataset(ds, dev, rng=args.seed)
+    _say(f"adapted to {dev!r} from {n} measurement(s) in {time.perf_counter() - t:.2f} s")
+    return ad, dev
+
+
+# ---------------------------------------------------------------------------------------------- fit
+def fit_args(p) -> None:
+    p.add_argument("--dataset", required=True, help="named dataset holding the source devices")
+    p.add_argument("--sources", required=True,
+                   help="a split name from splits.json (e.g. 'help') or a comma list of devices")
+    p.add_argument("--model", default="hier", help="model configuration name in models/ or a TOML file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="where to save the fitted model (zarr directory)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--json", action="store_true", help="print the fit summary as JSON")
+
+
+def fit_cmd(args) -> int:
+    """Fit the model on the source devices and save it."""
+    from latxfer.data.datasets import load_dataset, split_devices
+    from latxfer.errors import ConfigError, ConvergenceWarning
+    from latxfer.models import LatencyModel
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"{out} already exists; refusing to overwrite it (pass --overwrite)")
+    ds = load_dataset(args.dataset, args.data_dir)
+    sources = split_devices(args.sources, ds.attrs["space"], args.data_dir)
+    src = ds.latx.select(sources)
+    model = LatencyModel(args.model)
+    cfg = model.config
+    _say(f"fitting {model.name!r} ({cfg['model']['variant']}, K={cfg['model']['n_factors']}) on "
+         f"{len(sources)} source devices of {args.dataset}: {', '.join(sources)}")
+    _say(f"sampler {cfg['sampler']['name']}: {cfg['sampler']['chains']} chains x "
+         f"({cfg['sampler']['tune']} tune + {cfg['sampler']['draws']} draws); about a minute on 2 cores")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(src, seed=args.seed, progress=sys.stderr.isatty())
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            _say(f"WARNING: {w.message}")
+    model.save(out, overwrite=args.overwrite)
+    d = model.diagnostics
+    summary = {"model": str(out), "config": model.name, "sources": sources, "dataset": args.dataset,
+               "fit_seconds": round(model.fit_info["fit_seconds"], 2), "max_rhat": d.get("max_rhat"),
+               "min_ess": d.get("min_ess"), "divergences": d.get("divergences"),
+               "converged": d.get("converged")}
+    if args.json:
+        print(json.dumps(summary, indent=2, default=float))
+    else:
+        print(f"saved {out}: fitted in {summary['fit_seconds']} s, max r_hat {d.get('max_rhat', float('nan')):.3f}, "
+              f"min ESS {d.get('min_ess', float('nan')):.0f}, divergences {d.get('divergences')}"
+              + ("" if d.get("converged", True) else "  (NOT converged: see warning above)"))
+    return 0
+
+
+fit_cmd.add_arguments = fit_args
+
+
+# ------------------------------------------------------------------------------------------ predict
+def predict_args(p) -> None:
+    p.add_argument("--model", required=True, help="a model saved by `latxfer fit`")
+    p.add_argument("--target-csv", default=None,
+                   help="tidy CSV device,arch_index,latency_ms of ONE new device (omit for the prior, n = 0)")
+    p.add_argument("--out", required=True, help="PRED.csv: one row per architecture of the space")
+    p.add_argument("--interval", type=float, default=0.9, help="central predictive interval probability")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--treat-as-known", action="store_true",
+                   help="if the CSV's device is a source of the model, predict it from its fitted parameters")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def predict_cmd(args) -> int:
+    """Adapt to the target device and write per-architecture predictions."""
+    import pandas as pd
+
+    from latxfer.errors import ConfigError
+    from latxfer.models import load_model
+
+    if not 0 < args.interval < 1:
+        raise ConfigError(f"--interval must be in (0, 1), got {args.interval}")
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"{out} already exists; refusing to overwrite it (pass --overwrite)")
+    model = load_model(args.model)
+    ad, dev = _posterior(model, args)
+    s = ad.posterior.summary(args.interval)
+    df = pd.DataFrame({
+        "arch_index": s["arch"].values, "mean_ms": s["mean_ms"].values, "sd_ms": s["sd_ms"].values,
+        "lower_ms": s["lower_ms"].values, "upper_ms": s["upper_ms"].values,
+        "measured": s["measured"].values.astype(bool),
+    })
+    tmp = out.with_name(out.name + ".tmp")
+    df.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(out)
+    print(f"wrote {out}: {len(df)} architectures, {int(df['measured'].sum())} measured on {dev!r}; "
+          f"{ad.posterior.label}; {args.interval:.0%} predictive intervals")
+    return 0
+
+
+predict_cmd.add_arguments = predict_args
+
+
+# ------------------------------------------------------------------------------------------- assess
+def assess_args(p) -> None:
+    p.add_argument("--model", required=True)
+    p.add_argument("--proxy", required=True, help="a source device of the model, the candidate proxy")
+    p.add_argument("--target-csv", required=True)
+    p.add_argument("--threshold", type=float, default=0.9, help="SRCC that counts as strong monotonicity")
+    p.add_argument("--confidence", type=float, default=0.9,
+                   help="posterior probability needed to decide reuse (or adapt)")
+    p.add_argument("--interval", type=float, default=0.9)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+
+def assess_cmd(args) -> int:
+    """Posterior SRCC between the proxy and the target, and the reuse / adapt / measure-more decision."""
+    from latxfer.models import load_model
+
+    model = load_model(args.model)
+    proxy = model.source_latency_ms(args.proxy)
+    ds, dev, _ = _target(model, args.target_csv, allow_source=False)
+    ad = model.adapt_dataset(ds, dev, rng=args.seed)
+    r = model.posterior_srcc(proxy, ad.posterior, threshold=args.threshold, prob=args.interval)
+    q = model.expected_rank_quality(ad.posterior, prob=args.interval)
+    res = r.to_dict(args.confidence)
+    res.update({"proxy": args.proxy, "target": dev, "n_measured": ad.posterior.n_measured,
+                "adapted_ranking_srcc_mean": q.mean, "adapted_ranking_srcc_interval": list(q.interval)})
+    why = {
+        "reuse": f"P(SRCC >= {args.threshold}) = {r.p_above:.2f} >= {args.confidence}: the proxy's ranking "
+                 "(and its Pareto set) can be reused on the target",
+        "adapt": f"P(SRCC >= {args.threshold}) = {r.p_above:.2f} <= {1 - args.confidence:.2f}: monotonicity is "
+                 "weak; use the adapted posterior (latxfer predict) instead of the proxy",
+        "measure more": f"P(SRCC >= {args.threshold}) = {r.p_above:.2f} is between {1 - args.confidence:.2f} and "
+                        f"{args.confidence}: measure more architectures (latxfer plan) before deciding",
+    }[res["decision"]]
+    res["reason"] = why
+    if args.json:
+        print(json.dumps(res, indent=2, default=float))
+    else:
+        lo, hi = r.interval
+        print(f"proxy {args.proxy} -> target {dev} ({res['n_measured']} target measurements)")
+        print(f"  posterior SRCC {r.mean:.3f}  [{lo:.3f}, {hi:.3f}] ({args.interval:.0%} interval)")
+        print(f"  P(SRCC >= {args.threshold}) = {r.p_above:.3f}")
+        print(f"  adapted ranking: expected SRCC {q.mean:.3f} [{q.interval[0]:.3f}, {q.interval[1]:.3f}]")
+        print(f"  decision: {res['decision'].upper()}: {why}")
+    return 0
+
+
+assess_cmd.add_arguments = assess_args
