@@ -21,16 +21,7 @@ from latxfer.models import DevicePosterior, LatencyModel, load_config, load_mode
 from latxfer.models.conjugate import adapt_draws
 from latxfer.models.graphs import build_graph
 
-SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
-TINY = {"model": {"fit_archs": 150, "n_factors": 2},
-        "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
-        "adapt": {"n_draws": 100}}
-
-
-@pytest.fixture(scope="session")
-def fitted(nb201_help):
-    src = nb201_help.latx.select(SOURCES)
-    return LatencyModel(TINY).fit(src, seed=3)
+from .conftest import SOURCES, TINY
 
 
 def _graph_inputs(variant, K=2, P=3, D=3, n=60, seed=0):
@@ -173,7 +164,7 @@ def test_save_load_round_trip(fitted, tmp_path, nb201_help):
 
 
 def test_load_refuses_foreign_files(fitted, tmp_path):
-    xr.Dataset({"x": ("a", [1.0])}).to_zarr(tmp_path / "other.zarr")
+    xr.Dataset({"x": ("a", [1.0])}).to_zarr(tmp_path / "other.zarr", consolidated=False)
     with pytest.raises(ModelFileError, match="not a latxfer model"):
         load_model(tmp_path / "other.zarr")
     (tmp_path / "junk.zarr").write_text("hello")

@@ -1,0 +1,94 @@
+"""``latxfer fit / predict / assess``: the stable CLI contract, and clean errors on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latxfer.cli import main
+
+
+@pytest.fixture()
+def target_csv(tmp_path, nb201_help):
+    a = np.random.default_rng(0).choice(15625, 10, replace=False)
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"device": "newdev", "arch_index": a,
+                  "latency_ms": nb201_help.latency.sel(device="raspi4", arch=a).values}).to_csv(p, index=False)
+    return p
+
+
+def test_predict_writes_contract_columns(fitted_path, target_csv, tmp_path, capsys):
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--model", str(fitted_path), "--target-csv", str(target_csv), "--out", str(out),
+                 "--interval", "0.8", "--seed", "1"]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["arch_index", "mean_ms", "sd_ms", "lower_ms", "upper_ms", "measured"]
+    assert len(df) == 15625 and df["measured"].sum() == 10
+    assert (df.lower_ms <= df.mean_ms).mean() > 0.95 and (df.upper_ms >= df.lower_ms).all()
+    assert main(["predict", "--model", str(fitted_path), "--target-csv", str(target_csv), "--out", str(out)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_predict_without_measurements_is_labelled_prior(fitted_path, tmp_path, capsys):
+    out = tmp_path / "prior.csv"
+    assert main(["predict", "--model", str(fitted_path), "--out", str(out)]) == 0
+    io = capsys.readouterr()
+    assert "PRIOR" in io.err and "prior (no target measurement)" in io.out
+    assert pd.read_csv(out)["measured"].sum() == 0
+
+
+def test_assess_json(fitted_path, target_csv, capsys):
+    assert main(["assess", "--model", str(fitted_path), "--proxy", "pixel3", "--target-csv", str(target_csv),
+                 "--threshold", "0.9", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["decision"] in {"reuse", "adapt", "measure more"}
+    assert -1 <= res["lower"] <= res["mean"] <= res["upper"] <= 1 and 0 <= res["p_above_threshold"] <= 1
+    assert res["proxy"] == "pixel3" and res["n_measured"] == 10
+
+
+def test_bad_inputs_exit_2(fitted_path, target_csv, tmp_path, capsys, nb201_help):
+    # a target device that is a source of the model
+    src = tmp_path / "src.csv"
+    pd.DataFrame({"device": "pixel3", "arch_index": [1, 2, 3], "latency_ms": [5.0, 6.0, 7.0]}).to_csv(src, index=False)
+    assert main(["predict", "--model", str(fitted_path), "--target-csv", str(src), "--out", str(tmp_path / "a.csv")]) == 2
+    assert "is a source device" in capsys.readouterr().err
+    assert main(["predict", "--model", str(fitted_path), "--target-csv", str(src), "--out", str(tmp_path / "a.csv"),
+                 "--treat-as-known"]) == 0
+    # architecture outside the space, non-positive latency, empty file
+    for text, msg in [("device,arch_index,latency_ms\nd,99999,1.0\n", "not an architecture"),
+                      ("device,arch_index,latency_ms\nd,1,0\n", "must be > 0"),
+                      ("", "empty")]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text)
+        assert main(["predict", "--model", str(fitted_path), "--target-csv", str(bad), "--out",
+                     str(tmp_path / "b.csv")]) == 2
+        assert msg in capsys.readouterr().err
+    # not a model file
+    assert main(["predict", "--model", str(target_csv), "--target-csv", str(target_csv), "--out",
+                 str(tmp_path / "c.csv")]) == 2
+    assert "not a latxfer model" in capsys.readouterr().err
+    # unknown proxy
+    assert main(["assess", "--model", str(fitted_path), "--proxy", "nope", "--target-csv", str(target_csv)]) == 2
+    assert "not a source device" in capsys.readouterr().err
+
+
+def test_fit_cli(tmp_path, capsys):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('[model]\nn_factors = 1\nfit_archs = 100\n[sampler]\nchains = 2\ntune = 100\ndraws = 50\n'
+                   'ess_min = 1\nrhat_max = 10.0\n')
+    out = tmp_path / "fit.zarr"
+    assert main(["fit", "--dataset", "nb201-hwnasbench", "--sources", "hwnb_pixel3,hwnb_raspi4",
+                 "--model", str(cfg), "--seed", "0", "--out", str(out), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["sources"] == ["hwnb_pixel3", "hwnb_raspi4"] and out.exists()
+    assert main(["fit", "--dataset", "nb201-hwnasbench", "--sources", "hwnb_pixel3,hwnb_raspi4",
+                 "--model", str(cfg), "--out", str(out)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert main(["fit", "--dataset", "nb201-help", "--sources", "pixel3,nope", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown device" in capsys.readouterr().err
+    assert main(["fit", "--dataset", "nb201-help", "--sources", "help", "--model", "nope",
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "known configurations" in capsys.readouterr().err
