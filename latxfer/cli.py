@@ -195,6 +195,10 @@ command("predict", "adapt to a new device and predict every architecture's laten
 command("assess", "posterior SRCC between a proxy and a new device: reuse, adapt or measure more")(
     _cmod.assess_cmd)
 
+from latxfer import cli_plan as _cp  # noqa: E402
+
+command("plan", "how many target measurements, and which")(_cp.run)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``latxfer`` command (all subcommands)."""

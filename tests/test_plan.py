@@ -1,0 +1,237 @@
+"""Measurement planning: goal grammar, active selection, preposterior simulation, recommendation, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from latxfer.errors import ConfigError, LeakageError, UnknownArchitectureError
+from latxfer.models import LatencyModel
+from latxfer.plan import (
+    GOAL_GRAMMAR,
+    Goal,
+    PlanResult,
+    parse_goal,
+    preposterior,
+    recommend,
+    select_batch,
+    shape_gaussian,
+)
+
+SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
+TINY = {"model": {"fit_archs": 150, "n_factors": 2},
+        "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
+        "adapt": {"n_draws": 100}}
+SMALL = {"batch": 5, "max_k": 10, "n_worlds": 4, "n_eval": 300, "n_draws": 40}
+
+
+@pytest.fixture(scope="session")
+def fitted(nb201_help):
+    return LatencyModel(TINY).fit(nb201_help.latx.select(SOURCES), seed=3)
+
+
+@pytest.fixture(scope="session")
+def truth(nb201_help, fitted):
+    """Real latency of a non-source device (raspi4) over the model's architectures (ms)."""
+    long = nb201_help.latx.select(["raspi4"]).latx.to_long()
+    out = np.full(len(fitted.basis.archs), np.nan)
+    out[fitted.basis.positions(long["arch_index"].to_numpy())] = long["latency_ms"].to_numpy()
+    return out
+
+
+@pytest.fixture(scope="session")
+def plan_srcc(fitted):
+    return preposterior(fitted, [], [], goal="srcc>=0.9", proxy_ms=fitted.source_latency_ms("1080ti_1"),
+                        rng=0, **SMALL)
+
+
+# --------------------------------------------------------------------------------------- goals
+@pytest.mark.parametrize(("text", "kind", "value"), [
+    ("srcc>=0.95", "srcc", 0.95), (" SRCC >= .9 ", "srcc", 0.9), ("decide", "decide", None),
+    ("decide>=0.95", "decide", 0.95),
+])
+def test_parse_goal(text, kind, value):
+    g = parse_goal(text)
+    assert (g.kind, g.value) == (kind, value)
+    assert parse_goal(g) is g
+
+
+@pytest.mark.parametrize("text", ["srcc>0.9", "srcc>=1.2", "srcc>=1", "decide>=0.3", "ndcg>=0.9", "", "srcc"])
+def test_bad_goal_shows_grammar(text):
+    with pytest.raises(ConfigError, match="goal grammar"):
+        parse_goal(text)
+
+
+def test_goal_decision_level():
+    assert Goal("decide", None, "decide").decision_level(0.8) == 0.8
+    assert parse_goal("decide>=0.95").decision_level(0.8) == 0.95
+    assert str(parse_goal("srcc >= 0.95")) == "srcc>=0.95"
+    assert "srcc>=T" in GOAL_GRAMMAR
+
+
+# ---------------------------------------------------------------------------------- selection
+def test_shape_gaussian_is_psd_and_scale_free(fitted):
+    post = fitted.adapt([], [], rng=0).posterior
+    Z = fitted.basis.design()[:, 1:]
+    V, s2 = shape_gaussian(post, Z)
+    assert V.shape == (Z.shape[1], Z.shape[1]) and s2 > 0
+    assert np.linalg.eigvalsh(V).min() > -1e-10
+    post.mean_fn_ms = post.mean_fn_ms * 7.0 + 3.0  # scale and shift do not change the shape
+    post.draws_ms = post.draws_ms * 7.0 + 3.0
+    V2, s22 = shape_gaussian(post, Z)
+    np.testing.assert_allclose(V2, V, rtol=1e-8, atol=1e-12)
+    assert s22 == pytest.approx(s2)
+
+
+@pytest.mark.parametrize("criterion", ["ivar", "maxvar"])
+def test_active_batch_is_distinct_unmeasured_and_informative(fitted, truth, criterion):
+    a0 = np.array([0, 1, 2])
+    post = fitted.adapt(a0, truth[fitted.basis.positions(a0)], rng=0).posterior
+    batch = select_batch(fitted, post, 6, criterion=criterion)
+    assert len(batch) == 6 and len(np.unique(batch)) == 6
+    assert not np.isin(batch, a0).any()
+    # the greedy pick reduces the shape variance more than a random batch does (in the model's own terms)
+    Z = fitted.basis.design()[:, 1:]
+    V, s2 = shape_gaussian(post, Z)
+    G = Z.T @ Z / len(Z)
+
+    def after(arch):
+        Zb = Z[fitted.basis.positions(arch)]
+        K = V @ Zb.T @ np.linalg.inv(Zb @ V @ Zb.T + s2 * np.eye(len(arch)))
+        return np.trace((V - K @ Zb @ V) @ G)
+
+    rand = [after(np.random.default_rng(s).choice(fitted.basis.archs, 6, replace=False)) for s in range(5)]
+    assert after(batch) < np.mean(rand)
+
+
+def test_select_batch_candidates_random_and_errors(fitted):
+    post = fitted.adapt([5, 6], [10.0, 11.0], rng=0).posterior
+    cand = np.arange(10, 40)
+    b = select_batch(fitted, post, 4, candidates=cand)
+    assert np.isin(b, cand).all()
+    r1 = select_batch(fitted, post, 4, policy="random", rng=1)
+    r2 = select_batch(fitted, post, 4, policy="random", rng=1)
+    np.testing.assert_array_equal(r1, r2)
+    assert not np.isin(r1, [5, 6]).any()
+    with pytest.raises(ConfigError, match=r"only 3 unmeasured candidate\(s\) left"):
+        select_batch(fitted, post, 4, candidates=[5, 6, 7, 8, 9])
+    with pytest.raises(ConfigError, match="unknown selection policy"):
+        select_batch(fitted, post, 2, policy="greedy")
+    with pytest.raises(ConfigError, match="batch size must be >= 1"):
+        select_batch(fitted, post, 0)
+    with pytest.raises(UnknownArchitectureError):
+        select_batch(fitted, post, 2, candidates=[10**7])
+
+
+# ------------------------------------------------------------------------------- preposterior
+def test_preposterior_curve_and_recommendation(plan_srcc):
+    r = plan_srcc
+    np.testing.assert_array_equal(r.ks, [0, 5, 10])
+    assert set(r.metrics) >= {"srcc", "expected_srcc", "p_above", "width", "true_proxy_srcc"}
+    assert r.metrics["srcc"].shape == (4, 3)
+    med, lo, hi = r.band("srcc")
+    assert np.all(lo <= med) and np.all(med <= hi) and np.all(hi <= 1.0)
+    # measuring helps: the median realised SRCC grows from the prior (k = 0) to k = 10
+    assert med[-1] > med[0]
+    assert r.recommended_k == recommend(r)
+    if r.recommended_k is not None:
+        assert r.goal_share()[list(r.ks).index(r.recommended_k)] >= r.confidence
+    assert len(r.next_archs) == 5 and len(np.unique(r.next_archs)) == 5
+    np.testing.assert_array_equal(r.next_archs, r.plan_archs[:5])
+    df = r.to_frame()
+    assert list(df["k"]) == [0, 5, 10] and {"srcc_median", "p_above_median", "goal_share"} <= set(df)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["goal"] == "srcc>=0.9" and len(d["curve"]) == 3 and d["next_archs"] == r.next_archs.tolist()
+
+
+def test_recommend_other_goals_without_resimulating(plan_srcc):
+    assert recommend(plan_srcc, "srcc>=0.01") == 0
+    assert recommend(plan_srcc, "srcc>=0.999") is None
+    assert recommend(plan_srcc, "decide>=0.6") in (None, 0, 5, 10)
+
+
+def test_unreachable_goal_says_what_is_expected(plan_srcc):
+    r = PlanResult(**{**plan_srcc.__dict__, "goal": parse_goal("srcc>=0.999")})
+    r.recommended_k = recommend(r)
+    assert not r.reachable
+    msg = r.message
+    assert "NOT reachable within --max 10" in msg and "expected SRCC of the adapted ranking at k=10" in msg
+
+
+def test_preposterior_from_measurements_random_policy(fitted, truth):
+    a0 = np.arange(100, 110)
+    r = preposterior(fitted, a0, truth[fitted.basis.positions(a0)], goal="srcc>=0.5", policy="random",
+                     rng=1, **{**SMALL, "max_k": 7})
+    np.testing.assert_array_equal(r.ks, [0, 5, 7])  # the last step is shortened to --max
+    assert r.n_measured == 10 and "p_above" not in r.metrics
+    assert not np.isin(r.next_archs, a0).any()
+    assert r.current["expected_srcc"] > 0
+
+
+def test_preposterior_bad_input(fitted):
+    with pytest.raises(ConfigError, match="needs a proxy"):
+        preposterior(fitted, goal="decide", **SMALL)
+    with pytest.raises(ConfigError, match="only 2 unmeasured candidate"):
+        preposterior(fitted, goal="srcc>=0.9", candidates=[1, 2], **SMALL)
+    with pytest.raises(ConfigError, match="confidence must be in"):
+        preposterior(fitted, confidence=1.5, **SMALL)
+    with pytest.raises(ConfigError, match="cannot parse the goal"):
+        preposterior(fitted, goal="fast please", **SMALL)
+
+
+# ----------------------------------------------------------------------------------- CLI, plot
+@pytest.fixture(scope="session")
+def model_path(fitted, tmp_path_factory):
+    return fitted.save(tmp_path_factory.mktemp("plan") / "m.zarr")
+
+
+def _cli(*argv):
+    from latxfer.cli import main
+
+    return main(list(argv))
+
+
+def test_cli_plan_json_csv_and_plot(model_path, truth, tmp_path, capsys):
+    import pandas as pd
+
+    target = tmp_path / "t.csv"
+    a = np.arange(200, 205)
+    pd.DataFrame({"device": "mydev", "arch_index": a, "latency_ms": truth[a]}).to_csv(target, index=False)
+    out, png = tmp_path / "next.csv", tmp_path / "plan.png"
+    rc = _cli("plan", "--model", str(model_path), "--target-csv", str(target), "--goal", "decide>=0.6",
+              "--proxy", "1080ti_1", "--batch", "3", "--max", "6", "--worlds", "3", "--json",
+              "--out", str(out), "--plot", str(png))
+    d = json.loads(capsys.readouterr().out)
+    assert rc in (0, 1) and rc == (0 if d["reachable"] else 1)
+    assert d["n_measured"] == 5 and d["device"] == "mydev" and len(d["next_archs"]) == 3
+    nxt = pd.read_csv(out)
+    assert list(nxt.columns) == ["device", "arch_index", "latency_ms"] and nxt["latency_ms"].isna().all()
+    assert nxt["arch_index"].tolist() == d["next_archs"] and png.stat().st_size > 1000
+
+
+def test_cli_plan_text_and_bad_input(model_path, tmp_path, capsys):
+    import pandas as pd
+
+    rc = _cli("plan", "--model", str(model_path), "--goal", "srcc>=0.3", "--batch", "5", "--max", "5",
+              "--worlds", "2")
+    out = capsys.readouterr().out
+    assert rc == 0 and "device,arch_index,latency_ms" in out and "no further measurement needed" in out
+    assert _cli("plan", "--model", str(model_path), "--goal", "srcc>1") == 2
+    assert "goal grammar" in capsys.readouterr().err
+    assert _cli("plan", "--model", str(model_path), "--goal", "decide") == 2
+    assert "needs --proxy" in capsys.readouterr().err
+    src = tmp_path / "src.csv"
+    pd.DataFrame({"device": "pixel3", "arch_index": [1, 2, 3], "latency_ms": [5.0, 6, 7]}).to_csv(src, index=False)
+    assert _cli("plan", "--model", str(model_path), "--goal", "srcc>=0.9", "--target-csv", str(src)) == 2
+    assert "source device" in capsys.readouterr().err
+    other = tmp_path / "fbnet.csv"
+    pd.DataFrame({"device": "d", "arch_index": [1, 2], "latency_ms": [5.0, 6], "space": "fbnet"}).to_csv(
+        other, index=False)
+    assert _cli("plan", "--model", str(model_path), "--goal", "srcc>=0.9", "--target-csv", str(other)) == 2
+    assert "fbnet" in capsys.readouterr().err
+
+
+def test_leakage_error_class():
+    assert issubclass(LeakageError, ValueError)
