@@ -88,7 +88,11 @@ def adapt_draws(
         lo = log_scale_mu - 4.5 * log_scale_sd
         hi = log_scale_mu + 4.5 * log_scale_sd
     if n > 0:
-        A = np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs)  # (S, n, n)
+        A = np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs, optimize=True)  # (S, n, n)
+        # A has rank <= M: with more measurements than coefficients and a tiny noise node, A + sigma^2 I
+        # is singular in floating point.  A relative floor on sigma^2 keeps it positive definite.
+        floor = 1e-8 * np.trace(A, axis1=1, axis2=2) / n + 1e-12  # (S,)
+        sig2 = np.maximum(sig2, floor[:, None])
         C = A[:, None] + sig2[:, :, None, None] * np.eye(n)  # (S, Gn, n, n)
         L = np.linalg.cholesky(C)
         b = np.einsum("im,sm->si", Z_obs, prior_mean)  # (S, n)
@@ -137,7 +141,7 @@ def adapt_draws(
     pick = np.minimum(pick, flat.shape[1] - 1)
     gi, si = np.divmod(pick, grid_scale)
     rows = np.arange(S)
-    sigma = np.exp(log_sig[rows, gi])
+    sigma = np.sqrt(sig2[rows, gi])
     # jitter the scale inside its grid cell
     scale = np.exp(log_s[rows, si] + (rng.random(S) - 0.5) * step)
 
@@ -148,7 +152,7 @@ def adapt_draws(
         resid = y[None, :] / scale[:, None] - theta0 @ Z_obs.T - eps  # (S, n)
         Cs = A + (sigma**2)[:, None, None] * np.eye(n)
         sol = np.linalg.solve(Cs, resid[..., None])[..., 0]  # (S, n)
-        theta = theta0 + np.einsum("smk,ik,si->sm", V, Z_obs, sol)
+        theta = theta0 + np.einsum("smk,ik,si->sm", V, Z_obs, sol, optimize=True)
     else:
         theta = theta0
     return {"theta": theta, "scale": scale, "sigma": sigma, "log_evidence": log_evidence}

@@ -119,6 +119,16 @@ def test_adapt_fast_shapes_and_quality(fitted, nb201_help):
     np.testing.assert_array_equal(again.draws_ms, post.draws_ms)
 
 
+def test_adapt_with_more_measurements_than_coefficients(fitted, nb201_help):
+    """n far above the number of device coefficients: the update stays finite and sharpens."""
+    y = nb201_help.latency.sel(device="eyeriss").values
+    archs = np.random.default_rng(4).choice(15625, 120, replace=False)
+    post = fitted.adapt(archs, y[archs], rng=2).posterior
+    assert np.all(np.isfinite(post.draws_ms))
+    few = fitted.adapt(archs[:10], y[archs[:10]], rng=2).posterior
+    assert post.draws_ms.std(axis=0).mean() < few.draws_ms.std(axis=0).mean()
+
+
 def test_adapt_with_no_measurement_is_the_labelled_prior(fitted):
     post = fitted.adapt([], [], rng=0).posterior
     assert post.label.startswith("prior") and post.n_measured == 0

@@ -1,0 +1,257 @@
+"""The Bayesian core on the published splits: few-shot accuracy, calibration, pooling trio, speed.
+
+Usage::
+
+    LATXFER_DATA=../shared/data .venv/bin/python benchmarks/bayes.py --seeds 20
+    .venv/bin/python benchmarks/bayes.py --quick                      # smoke run
+    .venv/bin/python benchmarks/bayes.py --parts exact,speed          # some parts only
+
+Parts (all by default):
+  nb201    hierarchical / pooled / unpooled on the HELP NB201 split (targets and validation devices),
+           n in {0, 5, 10, 20, 50}: SRCC, HELP-trimmed SRCC, Kendall, top-10, 90% interval coverage
+  psrcc    calibration of posterior_srcc(proxy, target): how often its 90% interval holds the true
+           proxy-target SRCC, every source device as proxy, n in {5, 10, 20}
+  fbnet    the HELP FBNet split, and NASFLAT's FBNet tasks at n = 20
+  exact    fast (conditional conjugate) vs exact (joint NUTS re-fit) adaptation at n = 10
+  speed    fit time and r_hat of the HELP NB201 source fit; adapt + predict time for 15,625 archs
+Writes docs/results/bayes.md and docs/results/bayes_*.csv.  Settings of models/hier.toml were chosen
+on validation devices and leave-one-source-out, never on the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, md_table, provenance  # noqa: E402
+
+import latxfer  # noqa: E402
+from latxfer.errors import ConvergenceWarning  # noqa: E402
+from latxfer.evaluate import evaluate, measured_sample, summarize  # noqa: E402
+from latxfer.models import LatencyModel  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def fmt_pm(df, metric):
+    """mean ± sd table over (method, n) x target, plus the mean and min over the targets shown."""
+    d = df[(df.metric == metric) & (df.target != "mean")]
+    m = d.pivot_table(index=["method", "n"], columns="target", values="mean", sort=False)
+    s = d.pivot_table(index=["method", "n"], columns="target", values="sd", sort=False)
+    out = m.round(3).astype(str) + " ± " + s.round(3).astype(str)
+    out["mean"] = m.mean(axis=1).round(3)
+    out["min"] = m.min(axis=1).round(3)
+    return out
+
+
+def part_nb201(args, log):
+    split = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    methods = [LatencyModel(c) for c in args.configs.split(",")]
+    for m in methods:
+        m.name = m.config["model"]["name"]
+    res = evaluate(ds, split.source, split.target + split.validation, methods, args.ns, args.seeds,
+                   progress=True)
+    summ = summarize(res)
+    summ.to_csv(RESULTS / "bayes_nb201.csv", index=False)
+    tg = summ[summ.target.isin(split.target)]
+    va = summ[summ.target.isin(split.validation)]
+    pub = split.published["srcc"]
+    log(f"## NB201, HELP split: {len(split.source)} sources, 6 targets (+4 validation devices)\n")
+    log("HELP (10 + 10 target measurements, trimmed query set): "
+        + ", ".join(f"{k} {v}" for k, v in pub.items()) + f"; mean {split.published['mean']}.\n")
+    for metric, title in [("srcc", "SRCC, all unmeasured architectures"),
+                          ("srcc_trimmed", "SRCC, HELP's trimmed query set (10th-90th latency percentile)"),
+                          ("coverage", "empirical coverage of the 90% predictive intervals"),
+                          ("top10", "top-10 overlap (fastest 10 predicted vs true)")]:
+        log(f"### Targets: {title} (mean ± sd over {args.seeds} seeds)\n")
+        log(md_table(fmt_pm(tg, metric)) + "\n")
+    log("### Validation devices (used to choose settings): SRCC and coverage\n")
+    log(md_table(fmt_pm(va, "srcc")) + "\n")
+    log(md_table(fmt_pm(va, "coverage")) + "\n")
+    fit = res["fit_seconds"].to_series().round(1).to_dict()
+    log(f"Fit seconds per method: {fit}\n")
+    return res
+
+
+def part_psrcc(args, log):
+    split = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    model = _hier_nb201(ds, split)
+    rows = []
+    Y = {d: ds.latency.sel(device=d).values for d in split.source + split.target + split.validation}
+    from scipy.stats import spearmanr
+
+    for t in split.target + split.validation:
+        pool = ds.latx.measured(t)
+        for seed in range(args.seeds):
+            for n in [5, 10, 20]:
+                a = measured_sample(pool, t, n, seed)
+                post = model.adapt(a, Y[t][a], device=t, rng=seed).posterior
+                for p in split.source:
+                    true = spearmanr(Y[p], Y[t])[0]
+                    r = model.posterior_srcc(Y[p], post, threshold=0.9)
+                    lo, hi = r.interval
+                    rows.append({"target": t, "seed": seed, "n": n, "proxy": p, "true": true, "mean": r.mean,
+                                 "lower": lo, "upper": hi, "covered": lo <= true <= hi,
+                                 "p_above": r.p_above, "decision": r.decision(),
+                                 "role": "target" if t in split.target else "validation"})
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "bayes_posterior_srcc.csv", index=False)
+    log("## Calibration of posterior_srcc(proxy, target)\n")
+    log("Every source device as proxy, every target / validation device, "
+        f"{args.seeds} seeds; the true SRCC is over all 15,625 architectures.\n")
+    tab = df.groupby(["role", "n"]).agg(cases=("covered", "size"), coverage_90=("covered", "mean"),
+                                         mean_abs_err=("mean", lambda s: 0.0)).drop(columns="mean_abs_err")
+    tab["mean_abs_error"] = df.assign(e=(df["mean"] - df["true"]).abs()).groupby(["role", "n"])["e"].mean()
+    tab["mean_width"] = df.assign(w=df.upper - df.lower).groupby(["role", "n"])["w"].mean()
+    log(md_table(tab.round(3)) + "\n")
+    per = df[df.role == "target"].groupby(["target", "n"])["covered"].mean().unstack().round(3)
+    log("Coverage per target:\n\n" + md_table(per) + "\n")
+    # decision quality: when the posterior says reuse / adapt, how often is it right?
+    d = df[df.decision != "measure more"]
+    right = ((d.decision == "reuse") & (d.true >= 0.9)) | ((d.decision == "adapt") & (d.true < 0.9))
+    dec = d.assign(right=right).groupby("n")["right"].agg(["size", "mean"]).rename(
+        columns={"size": "decided", "mean": "correct"})
+    dec["measure_more"] = df[df.decision == "measure more"].groupby("n").size()
+    log("Reuse/adapt decisions (confidence 0.9, threshold 0.9): how many were made and how many were right\n")
+    log(md_table(dec.round(3)) + "\n")
+
+
+def _hier_nb201(ds, split):
+    path = OUT / "nb201_help_hier.zarr"
+    if path.exists():
+        return latxfer.models.load_model(path)
+    OUT.mkdir(exist_ok=True)
+    m = LatencyModel("hier").fit(ds.latx.select(split.source), seed=0)
+    m.save(path)
+    return m
+
+
+def part_fbnet(args, log):
+    ds = latxfer.load_dataset("fbnet-help")
+    split = latxfer.get_split("fbnet", "help")
+    res = evaluate(ds, split.source, split.target + split.validation, [LatencyModel("hier")], args.ns,
+                   args.seeds, progress=True)
+    summ = summarize(res)
+    summ.to_csv(RESULTS / "bayes_fbnet.csv", index=False)
+    tg = summ[summ.target.isin(split.target)]
+    log(f"## FBNet, HELP split ({len(split.source)} sources)\n")
+    log("HELP (10 + 10): " + ", ".join(f"{k} {v}" for k, v in split.published["srcc"].items())
+        + f"; mean {split.published['mean']}.\n")
+    for metric in ["srcc", "srcc_trimmed", "coverage"]:
+        log(f"### {metric}\n\n" + md_table(fmt_pm(tg, metric)) + "\n")
+    va = summ[summ.target.isin(split.validation)]
+    log("### validation devices: srcc\n\n" + md_table(fmt_pm(va, "srcc")) + "\n")
+    rows = []
+    for t in range(1, 6):
+        task = latxfer.get_split("fbnet", f"nasflat_{t}")
+        r = evaluate(ds, task.source, task.target, [LatencyModel("hier")], [20], args.seeds, progress=False)
+        s = summarize(r)
+        s = s[s.target != "mean"]
+        sr, cv = s[s.metric == "srcc"]["mean"], s[s.metric == "coverage"]["mean"]
+        rows.append({"task": t, "sources": len(task.source), "targets": ", ".join(task.target),
+                     "latxfer_srcc": round(sr.mean(), 3), "latxfer_min_target": round(sr.min(), 3),
+                     "latxfer_coverage": round(cv.mean(), 3),
+                     "nasflat_published": task.published["task_srcc_nasflat"]})
+    df = pd.DataFrame(rows).set_index("task")
+    df.to_csv(RESULTS / "bayes_nasflat.csv")
+    log(f"### NASFLAT FBNet tasks, n = 20 target measurements ({args.seeds} seeds)\n\n" + md_table(df) + "\n")
+
+
+def part_exact(args, log):
+    split = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    model = LatencyModel("hier").fit(ds.latx.select(split.source), seed=0)
+    from latxfer.evaluate import score
+
+    rows = []
+    for t in ["gold_6240", "titanx_1", "pixel2", "raspi4"]:
+        y = ds.latency.sel(device=t).values
+        for seed in range(args.exact_seeds):
+            a = measured_sample(ds.latx.measured(t), t, 10, seed)
+            q = np.setdiff1d(np.arange(15625), a)
+            for meth in ["fast", "exact"]:
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    ad = model.adapt(a, y[a], device=t, rng=seed, method=meth)
+                el = time.perf_counter() - t0
+                p = ad.predict(q)
+                sc = score(p.mean_ms, y[q], lower=p.lower_ms, upper=p.upper_ms)
+                rows.append({"target": t, "seed": seed, "method": meth, "srcc": sc["srcc"],
+                             "srcc_trimmed": sc["srcc_trimmed"], "coverage": sc["coverage"], "seconds": el})
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "bayes_fast_vs_exact.csv", index=False)
+    tab = df.groupby(["target", "method"])[["srcc", "srcc_trimmed", "coverage", "seconds"]].mean().round(3)
+    log(f"## Fast (conditional) vs exact (joint re-fit) adaptation, n = 10, {args.exact_seeds} seeds\n")
+    log(md_table(tab.unstack("method")) + "\n")
+
+
+def part_speed(args, log):
+    split = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    fits = []
+    for seed in range(args.speed_fits):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True):
+            m = LatencyModel("hier").fit(ds.latx.select(split.source), seed=seed)
+        fits.append({"seed": seed, "fit_seconds": round(time.perf_counter() - t0, 1),
+                     "max_rhat": round(m.diagnostics["max_rhat"], 4), "min_ess": round(m.diagnostics["min_ess"]),
+                     "divergences": m.diagnostics["divergences"]})
+    y = ds.latency.sel(device="pixel2").values
+    times = []
+    for seed in range(20):
+        a = measured_sample(ds.latx.measured("pixel2"), "pixel2", 10, seed)
+        t0 = time.perf_counter()
+        ad = m.adapt(a, y[a], rng=seed)
+        s = ad.posterior.summary(0.9)
+        times.append(time.perf_counter() - t0)
+        assert s.sizes["arch"] == 15625
+    log("## Speed (2-core machine)\n")
+    log("Fit of the HELP NB201 source split (9 devices, models/hier.toml):\n\n" + md_table(pd.DataFrame(fits)) + "\n")
+    log(f"Adapt (n = 10) + predict all 15,625 architectures with 90% intervals, model loaded: median "
+        f"{np.median(times):.3f} s, max {np.max(times):.3f} s over 20 calls.\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--ns", default="0,5,10,20,50")
+    ap.add_argument("--configs", default="hier,pooled,unpooled")
+    ap.add_argument("--parts", default="nb201,psrcc,fbnet,exact,speed")
+    ap.add_argument("--exact-seeds", type=int, default=2)
+    ap.add_argument("--speed-fits", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default=str(RESULTS / "bayes.md"))
+    args = ap.parse_args(argv)
+    args.ns = [int(x) for x in args.ns.split(",")]
+    if args.quick:
+        args.seeds, args.ns, args.exact_seeds, args.speed_fits = 2, [0, 10], 1, 1
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    parts = args.parts.split(",")
+    text = [f"# Bayesian core benchmarks\n\n{provenance()}\n"]
+
+    def log(s=""):
+        print(s, flush=True)
+        text.append(s)
+        out.write_text("\n".join(text) + "\n")
+
+    for p in parts:
+        t0 = time.perf_counter()
+        {"nb201": part_nb201, "psrcc": part_psrcc, "fbnet": part_fbnet, "exact": part_exact,
+         "speed": part_speed}[p](args, log)
+        log(f"_(part {p}: {time.perf_counter() - t0:.0f} s)_\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
