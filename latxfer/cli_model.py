@@ -3,8 +3,8 @@
 The options are a stable contract (scripts outside the project call them)::
 
     latxfer fit --dataset NAME --sources SPLIT_OR_LIST [--model CONFIG] [--seed S] --out MODEL
-    latxfer predict --model MODEL --target-csv FILE --out PRED.csv [--interval 0.9] [--seed S]
-    latxfer assess --model MODEL --proxy DEVICE --target-csv FILE [--threshold 0.9] [--json]
+    latxfer predict --model MODEL --target-csv FILE --out PRED.csv [--interval 0.9] [--seed S] [--plot F.png]
+    latxfer assess --model MODEL --proxy DEVICE --target-csv FILE [--threshold 0.9] [--json] [--plot F.png]
 """
 
 from __future__ import annotations
@@ -121,7 +121,23 @@ def predict_args(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--treat-as-known", action="store_true",
                    help="if the CSV's device is a source of the model, predict it from its fitted parameters")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out / --plot")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="figure: every architecture's predicted latency (sorted) with its interval and the "
+                        "measurements")
+
+
+def _check_plot(path, overwrite: bool):
+    from latxfer.errors import ConfigError
+
+    if path is None:
+        return None
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ConfigError(f"--plot {path}: expected a .png, .pdf or .svg file name")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} already exists; refusing to overwrite it (pass --overwrite)")
+    return path
 
 
 def predict_cmd(args) -> int:
@@ -136,6 +152,7 @@ def predict_cmd(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out} already exists; refusing to overwrite it (pass --overwrite)")
+    plot = _check_plot(getattr(args, "plot", None), args.overwrite)
     model = load_model(args.model)
     ad, dev = _posterior(model, args)
     s = ad.posterior.summary(args.interval)
@@ -149,6 +166,11 @@ def predict_cmd(args) -> int:
     tmp.replace(out)
     print(f"wrote {out}: {len(df)} architectures, {int(df['measured'].sum())} measured on {dev!r}; "
           f"{ad.posterior.label}; {args.interval:.0%} predictive intervals")
+    if plot is not None:
+        from latxfer.plots import plot_prediction
+
+        plot_prediction(ad.posterior, plot, interval=args.interval)
+        print(f"wrote {plot}")
     return 0
 
 
@@ -166,12 +188,16 @@ def assess_args(p) -> None:
     p.add_argument("--interval", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="figure: posterior density of SRCC(proxy, target) with the threshold")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --plot")
 
 
 def assess_cmd(args) -> int:
     """Posterior SRCC between the proxy and the target, and the reuse / adapt / measure-more decision."""
     from latxfer.models import load_model
 
+    plot = _check_plot(getattr(args, "plot", None), getattr(args, "overwrite", False))
     model = load_model(args.model)
     proxy = model.source_latency_ms(args.proxy)
     ds, dev, _ = _target(model, args.target_csv, allow_source=False)
@@ -199,6 +225,13 @@ def assess_cmd(args) -> int:
         print(f"  P(SRCC >= {args.threshold}) = {r.p_above:.3f}")
         print(f"  adapted ranking: expected SRCC {q.mean:.3f} [{q.interval[0]:.3f}, {q.interval[1]:.3f}]")
         print(f"  decision: {res['decision'].upper()}: {why}")
+    if plot is not None:
+        from latxfer.plots import plot_posterior_srcc
+
+        plot_posterior_srcc(r, plot, others={"SRCC(adapted ranking, target)": q},
+                            title=f"{args.proxy} -> {dev}: {res['decision']} "
+                                  f"({res['n_measured']} target measurements)")
+        print(f"wrote {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -49,6 +49,23 @@ def test_assess_json(fitted_path, target_csv, capsys):
     assert res["proxy"] == "pixel3" and res["n_measured"] == 10
 
 
+def test_predict_and_assess_figures(fitted_path, target_csv, tmp_path, capsys):
+    pred, fig1, fig2 = tmp_path / "p.csv", tmp_path / "pred.png", tmp_path / "srcc.png"
+    assert main(["predict", "--model", str(fitted_path), "--target-csv", str(target_csv), "--out", str(pred),
+                 "--plot", str(fig1)]) == 0
+    assert main(["assess", "--model", str(fitted_path), "--proxy", "pixel3", "--target-csv", str(target_csv),
+                 "--plot", str(fig2)]) == 0
+    for f in (fig1, fig2):
+        assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.stat().st_size > 10_000
+    # an existing figure is never overwritten silently; a file name without a figure suffix is refused
+    assert main(["assess", "--model", str(fitted_path), "--proxy", "pixel3", "--target-csv", str(target_csv),
+                 "--plot", str(fig2)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert main(["assess", "--model", str(fitted_path), "--proxy", "pixel3", "--target-csv", str(target_csv),
+                 "--plot", str(tmp_path / "x.txt")]) == 2
+    assert ".png" in capsys.readouterr().err
+
+
 def test_bad_inputs_exit_2(fitted_path, target_csv, tmp_path, capsys, nb201_help):
     # a target device that is a source of the model
     src = tmp_path / "src.csv"
