@@ -138,12 +138,12 @@ def _hier_nb201(ds, split):
 def part_fbnet(args, log):
     ds = latxfer.load_dataset("fbnet-help")
     split = latxfer.get_split("fbnet", "help")
-    res = evaluate(ds, split.source, split.target + split.validation, [LatencyModel("hier")], args.ns,
+    res = evaluate(ds, split.source, split.target + split.validation, [LatencyModel(args.fbnet_config)], args.ns,
                    args.seeds, progress=True)
     summ = summarize(res)
     summ.to_csv(RESULTS / "bayes_fbnet.csv", index=False)
     tg = summ[summ.target.isin(split.target)]
-    log(f"## FBNet, HELP split ({len(split.source)} sources)\n")
+    log(f"## FBNet, HELP split ({len(split.source)} sources, model `{args.fbnet_config}`)\n")
     log("HELP (10 + 10): " + ", ".join(f"{k} {v}" for k, v in split.published["srcc"].items())
         + f"; mean {split.published['mean']}.\n")
     for metric in ["srcc", "srcc_trimmed", "coverage"]:
@@ -153,7 +153,8 @@ def part_fbnet(args, log):
     rows = []
     for t in range(1, 6):
         task = latxfer.get_split("fbnet", f"nasflat_{t}")
-        r = evaluate(ds, task.source, task.target, [LatencyModel("hier")], [20], args.seeds, progress=False)
+        r = evaluate(ds, task.source, task.target, [LatencyModel(args.fbnet_config)], [20], args.seeds,
+                     progress=False)
         s = summarize(r)
         s = s[s.target != "mean"]
         sr, cv = s[s.metric == "srcc"]["mean"], s[s.metric == "coverage"]["mean"]
@@ -229,6 +230,8 @@ def main(argv=None) -> int:
     ap.add_argument("--parts", default="nb201,psrcc,fbnet,exact,speed")
     ap.add_argument("--exact-seeds", type=int, default=2)
     ap.add_argument("--speed-fits", type=int, default=3)
+    ap.add_argument("--fbnet-config", default="hier",
+                    help="model configuration of the FBNet fits (FBNet has 176 op-cost features per device)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "bayes.md"))
     args = ap.parse_args(argv)

@@ -38,6 +38,7 @@ DEFAULT_CONFIG: dict = {
         "log_scale_sd": 2.0,
         "unpooled_loading_sd": 2.0,
         "unpooled_op_cost_sd": 1.0,
+        "sigma_floor": 1e-3,  # noise sd never below 0.1% of the device scale (exact lookup-table sums)
     },
     "sampler": {
         "name": "nutpie",  # nutpie | pymc | numpyro | advi | map

@@ -39,6 +39,7 @@ def adapt_draws(
     *,
     grid_scale: int = 48,
     grid_noise: int = 12,
+    sigma_floor: float = 0.0,
 ) -> dict:
     """Draw the new device's parameters for every population draw.
 
@@ -58,6 +59,8 @@ def adapt_draws(
     rng : numpy.random.Generator
     grid_scale, grid_noise : int
         Quadrature sizes.
+    sigma_floor : float
+        The noise sd is ``sqrt(exp(2 log sigma) + sigma_floor^2)`` (as in the fitted graph).
 
     Returns
     -------
@@ -73,14 +76,14 @@ def adapt_draws(
     # quadrature over log sigma (prior nodes)
     z_s, lw_s = _gh_nodes(grid_noise)
     log_sig = log_sigma_mu[:, None] + log_sigma_sd[:, None] * z_s[None, :]  # (S, Gn)
-    sig2 = np.exp(2 * log_sig)
+    sig2 = np.exp(2 * log_sig) + sigma_floor**2
 
     # grid over log scale: prior range for n < 3, around the data's scale otherwise
     if n >= 3 and np.std(y) > 0:
         Zr = Z_obs[:, 1:]  # the intercept does not spread latencies over architectures
         Ab = np.einsum("im,smk,ik->s", Zr, V[:, 1:, 1:], Zr) / n
         spread = np.var(prior_mean[:, 1:] @ Zr.T, axis=1)
-        pred_var = Ab + spread + np.exp(2 * log_sigma_mu)
+        pred_var = Ab + spread + np.exp(2 * log_sigma_mu) + sigma_floor**2
         centre = np.log(np.std(y)) - 0.5 * np.log(np.maximum(pred_var, 1e-12))  # (S,)
         half = 3.0
         lo, hi = centre - half, centre + half

@@ -4,6 +4,7 @@ Observation model, for device d and architecture a, with the device's latency di
 ``s_d`` (``y~ = y / s_d``; source scales are known, a target's is a parameter)::
 
     y~[d, a] ~ Normal(intercept[d] + F[a] . loading[d] + Q[a] . op_cost[d],  sigma[d])
+    sigma[d] = sqrt(exp(2 log_sigma[d]) + sigma_floor^2)
 
 ``F`` and ``Q`` come from :mod:`latxfer.models.basis`.  The three variants differ only in what devices
 share:
@@ -93,7 +94,11 @@ def build_graph(
         log_sigma_mu = pm.Normal("log_sigma_mu", -1.5, 1.5)
         log_sigma_sd = pm.HalfNormal("log_sigma_sd", priors.get("log_sigma_sd", 1.0))
         log_sigma = pm.Normal("log_sigma", log_sigma_mu, log_sigma_sd, dims="device")
-        sigma = pm.math.exp(log_sigma)
+        # noise floor: some published tables are exact sums of a lookup table (zero residual), which
+        # would send log sigma to -inf and the sampler into a funnel; no measurement is more precise
+        # than ``sigma_floor`` of the device's scale
+        floor2 = float(priors.get("sigma_floor", 0.0)) ** 2
+        sigma = pm.math.sqrt(pm.math.exp(2 * log_sigma) + floor2)
 
         if variant == "hierarchical":
             loading_mu = pm.Normal("loading_mu", 0.0, priors.get("loading_sd", 1.0), dims="factor")
@@ -153,5 +158,6 @@ def build_graph(
                                  dims="feature")
             s = pm.math.exp(t_log_scale)
             t_mu = t_intercept + pt.dot(target["F"], t_loading) + pt.dot(target["Q"], t_op)
-            pm.Normal("target_y", s * t_mu, s * pm.math.exp(t_log_sigma), observed=target["y"])
+            pm.Normal("target_y", s * t_mu, s * pm.math.sqrt(pm.math.exp(2 * t_log_sigma) + floor2),
+                      observed=target["y"])
     return model

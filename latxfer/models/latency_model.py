@@ -396,6 +396,14 @@ class LatencyModel(FewShotMethod):
         # repeated measurements of one architecture: keep them all (each is an observation)
         return archs, y, pos
 
+    @property
+    def _sigma_floor(self) -> float:
+        return float(self.config["priors"]["sigma_floor"])
+
+    def _noise_sd(self, log_sigma: np.ndarray) -> np.ndarray:
+        """Noise sd (scaled units) from log sigma, with the configured floor (as in the graph)."""
+        return np.sqrt(np.exp(2 * np.asarray(log_sigma)) + self._sigma_floor**2)
+
     def _predictive(self, theta, scale, sigma, device, archs_meas, y_meas, rng, label, info):
         Z = self.basis.design()
         fn = scale[:, None] * (theta @ Z.T)  # (S, A) ms, noise-free latency function
@@ -454,6 +462,7 @@ class LatencyModel(FewShotMethod):
                 pop["log_sigma_mu"][sel], pop["log_sigma_sd"][sel], rng,
                 grid_scale=self.config["adapt"]["grid_scale"],
                 grid_noise=self.config["adapt"]["grid_noise"],
+                sigma_floor=self._sigma_floor,
             )
             theta, scale, sigma = res["theta"], res["scale"], res["sigma"]
         elif method == "exact":
@@ -493,7 +502,7 @@ class LatencyModel(FewShotMethod):
             theta[:, 1 + K:] = pop[ok]
         n_keep = min(self.config["adapt"]["n_draws"], S)
         keep = np.sort(rng.choice(S, n_keep, replace=False))
-        return theta[keep], np.exp(pop["target_log_scale"][keep]), np.exp(pop["target_log_sigma"][keep])
+        return theta[keep], np.exp(pop["target_log_scale"][keep]), self._noise_sd(pop["target_log_sigma"][keep])
 
     def adapt_dataset(self, target: xr.Dataset, device: str | None = None, **kw) -> AdaptedLatency:
         """:meth:`adapt` from a latency Dataset holding (at least) the target device."""
@@ -542,7 +551,7 @@ class LatencyModel(FewShotMethod):
         if P:
             theta[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
         scale = np.full(S, self.source_scales[d])
-        sigma = np.exp(pop["log_sigma"][sel, d])
+        sigma = self._noise_sd(pop["log_sigma"][sel, d])
         y = self.source_latency[d]
         meas = np.isfinite(y)
         post = self._predictive(theta, scale, sigma, device, self.basis.archs[meas], y[meas], rng,
