@@ -52,6 +52,43 @@ def test_graph_with_target_has_target_vars():
     assert np.all(np.isfinite(model.compile_dlogp()(model.initial_point())))
 
 
+def test_noise_floor_keeps_exact_lookup_table_devices_proper(fbnet_help):
+    """HELP's FBNet pixel3 is an exact sum of layer costs: zero residual on the op encoding.
+
+    Without a floor the likelihood grows without bound as log sigma -> -inf (a funnel NUTS cannot leave);
+    with it the log density is flat there, and every noise sd the library uses respects the floor.
+    """
+    from latxfer.models.basis import build_basis, scale_sources
+
+    m = LatencyModel("hier-fast")
+    sub = fbnet_help.latx.select(["pixel3", "1080ti_1"])
+    _, archs, X = m._space_and_encoding(sub, None)
+    Y = sub.latx.latency_matrix()
+    Ys = Y / scale_sources(Y)[:, None]
+    basis = build_basis(Ys, X, archs, 1)
+    use = np.arange(0, len(archs), 25)
+    Z = basis.design(use)
+    coef = np.linalg.lstsq(Z, Ys[0, use], rcond=None)[0]
+    assert np.abs(Ys[0, use] - Z @ coef).max() < 1e-6  # the real data really is an exact sum
+
+    def logp_at(log_sigma, floor):
+        priors = {**load_config()["priors"], "sigma_floor": floor}
+        g = build_graph("hierarchical", devices=["pixel3", "1080ti_1"], dev_idx=np.repeat([0, 1], len(use)),
+                        F_rows=np.tile(basis.F[use], (2, 1)), Q_rows=np.tile(basis.Q[use], (2, 1)),
+                        y_scaled=Ys[:, use].ravel(), log_scales=np.log(scale_sources(Y)), priors=priors)
+        ip = g.initial_point()
+        ip["intercept"] = np.array([coef[0], 0.0])
+        ip["loading"] = np.array([coef[1:2], [0.0]])
+        ip["op_cost"] = np.stack([coef[2:], np.zeros(len(coef) - 2)])
+        ip["log_sigma"] = np.array([log_sigma, -1.0])
+        ip["log_sigma_mu"] = np.array(log_sigma / 2)
+        return float(g.compile_logp(vars=[g["y_scaled"]])(ip))
+
+    assert logp_at(-25.0, 0.0) > logp_at(-15.0, 0.0) + 1000  # unbounded without the floor
+    assert logp_at(-25.0, 1e-3) == pytest.approx(logp_at(-15.0, 1e-3), rel=1e-9)
+    assert np.all(m._noise_sd(np.array([-50.0, -7.0])) >= 1e-3)
+
+
 def test_config_loading_and_errors():
     cfg = load_config("hier")
     assert cfg["model"]["variant"] == "hierarchical" and cfg["sampler"]["name"] == "nutpie"
