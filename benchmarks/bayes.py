@@ -128,10 +128,13 @@ def part_psrcc(args, log):
 def _hier_nb201(ds, split):
     path = OUT / "nb201_help_hier.zarr"
     if path.exists():
-        return latxfer.models.load_model(path)
+        try:  # a cache made with another configuration or format is refitted, never silently reused
+            return latxfer.models.load_model(path, config="hier")
+        except latxfer.errors.LatxferError:
+            pass
     OUT.mkdir(exist_ok=True)
     m = LatencyModel("hier").fit(ds.latx.select(split.source), seed=0)
-    m.save(path)
+    m.save(path, overwrite=True)
     return m
 
 

@@ -46,7 +46,10 @@ def _model(space: str, cache: Path):
 
     path = cache / f"planning-{space}-hier-s0.zarr"
     if path.exists():
-        return load_model(path)
+        try:  # a cache made with another configuration or format is refitted, never silently reused
+            return load_model(path, config="hier")
+        except latxfer.errors.LatxferError:
+            pass
     t = time.perf_counter()
     ds = latxfer.load_dataset(f"{space}-help")
     m = LatencyModel("hier").fit(ds.latx.select(latxfer.get_split(space, "help").source), seed=0)

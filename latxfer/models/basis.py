@@ -28,7 +28,7 @@ import numpy as np
 
 from latxfer.errors import InsufficientDataError
 
-__all__ = ["FactorBasis", "build_basis", "scale_sources"]
+__all__ = ["FactorBasis", "build_basis", "novelty_directions", "scale_sources"]
 
 
 @dataclass
@@ -47,6 +47,9 @@ class FactorBasis:
         ``(A,)`` number of source devices that measured each architecture.
     explained : numpy.ndarray
         Share of the scaled source variance explained by each factor.
+    generic : numpy.ndarray or None
+        ``(1 + K + P, G)`` novelty directions in coefficient space (see :func:`novelty_directions`):
+        the standardised op-type counts expressed on ``[1, F, Q]``.  None when the space has no op types.
     """
 
     archs: np.ndarray
@@ -54,6 +57,7 @@ class FactorBasis:
     Q: np.ndarray
     observed: np.ndarray
     explained: np.ndarray
+    generic: np.ndarray | None = None
 
     @property
     def K(self) -> int:  # noqa: N802 - conventional symbol
@@ -164,3 +168,36 @@ def build_basis(Ys: np.ndarray, X: np.ndarray, archs: np.ndarray, n_factors: int
     keep = np.abs(np.diag(r)) > 1e-8 * max(1.0, np.abs(np.diag(r)).max())
     Q = q[:, keep] * np.sqrt(A)
     return FactorBasis(np.asarray(archs, np.int64), F, Q, n_obs, explained)
+
+
+def novelty_directions(basis: FactorBasis, counts: np.ndarray) -> np.ndarray | None:
+    """Coefficient-space directions of a new device's per-op-type costs.
+
+    The source population describes devices like the sources.  A new device of another kind (a GPU
+    when every source is a phone) departs from it mostly through what one op *type* costs wherever it
+    occurs (a skip is free on a batch-1 GPU, a 5x5 conv is not).  Those departures are few (one per op
+    type), so a handful of measurements pins them down when the population cannot.  This function
+    expresses the op-type counts (centred, unit variance; constant columns dropped) exactly on the
+    design ``[1, F, Q]`` (the encoding lies in its span), so a prior term ``W gamma``,
+    ``gamma ~ N(0, op_count_sd^2 I)``, adds ``op_count_sd^2 W W'`` to a new device's prior covariance.
+
+    Parameters
+    ----------
+    basis : FactorBasis
+    counts : numpy.ndarray
+        ``(A, n_ops)`` op counts of ``basis.archs``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``W`` of shape ``(1 + K + P, G)``, or None when no count varies.
+    """
+    C = np.asarray(counts, dtype=float)
+    C = C - C.mean(axis=0)
+    sd = C.std(axis=0)
+    keep = sd > 1e-12
+    if not keep.any():
+        return None
+    C = C[:, keep] / sd[keep]
+    W, *_ = np.linalg.lstsq(basis.design(), C, rcond=None)
+    return W

@@ -38,6 +38,10 @@ DEFAULT_CONFIG: dict = {
         "log_scale_sd": 2.0,
         "unpooled_loading_sd": 2.0,
         "unpooled_op_cost_sd": 1.0,
+        # novelty: a new device's per-op-type costs may leave the source population by this sd (device
+        # latency sd per unit-sd op count); a list is a uniform hyperprior grid, weighted per target by
+        # the evidence of its measurements (0 = off)
+        "op_count_sd": 0.0,
         "sigma_floor": 1e-3,  # noise sd never below 0.1% of the device scale (exact lookup-table sums)
     },
     "sampler": {
@@ -104,6 +108,12 @@ def _validate(cfg: dict) -> dict:
     for k in ("chains", "tune", "draws"):
         if not isinstance(s[k], int) or s[k] < (1 if k != "tune" else 0):
             raise ConfigError(f"sampler.{k} must be a positive integer, got {s[k]!r}")
+    nov = cfg["priors"]["op_count_sd"]
+    grid = nov if isinstance(nov, list) else [nov]
+    if not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in grid):
+        raise ConfigError(f"priors.op_count_sd {nov!r}: expected a number >= 0 or a non-empty list of them")
+    if len(set(grid)) != len(grid):
+        raise ConfigError(f"priors.op_count_sd {nov!r}: grid values must be distinct")
     if not 0 < cfg["adapt"]["interval"] < 1:
         raise ConfigError(f"adapt.interval must be in (0, 1), got {cfg['adapt']['interval']}")
     return cfg

@@ -40,6 +40,7 @@ def adapt_draws(
     grid_scale: int = 48,
     grid_noise: int = 12,
     sigma_floor: float = 0.0,
+    evidence_only: bool = False,
 ) -> dict:
     """Draw the new device's parameters for every population draw.
 
@@ -52,8 +53,8 @@ def adapt_draws(
     prior_mean : numpy.ndarray
         ``(S, M)`` prior mean of the coefficients per draw.
     prior_chol : numpy.ndarray
-        ``(S, M, M)`` lower Cholesky factor of the prior covariance per draw (may be singular, e.g.
-        zero blocks for pooled coefficients).
+        ``(S, M, R)`` factor of the prior covariance ``L L'`` per draw: a lower Cholesky factor
+        (``R = M``; may be singular, e.g. zero blocks for pooled coefficients) or any wider factor.
     log_scale_mu, log_scale_sd, log_sigma_mu, log_sigma_sd : numpy.ndarray
         ``(S,)`` population of the device log scale (log ms) and of the log noise sd (scaled units).
     rng : numpy.random.Generator
@@ -61,6 +62,8 @@ def adapt_draws(
         Quadrature sizes.
     sigma_floor : float
         The noise sd is ``sqrt(exp(2 log sigma) + sigma_floor^2)`` (as in the fitted graph).
+    evidence_only : bool
+        Return only ``log_evidence`` (no draws).
 
     Returns
     -------
@@ -138,6 +141,8 @@ def adapt_draws(
     # evidence relative to the prior over the grid (for diagnostics / model comparison)
     prior_mass = (np.exp(log_prior_s - log_prior_s.max(axis=1, keepdims=True))).sum(axis=1)
     log_evidence = (np.log(tot) + mx[:, 0, 0] - np.log(prior_mass) - log_prior_s.max(axis=1))
+    if evidence_only:
+        return {"log_evidence": log_evidence}
     flat = (w / tot[:, None, None]).reshape(S, -1)
     cdf = np.cumsum(flat, axis=1)
     pick = (cdf < rng.random(S)[:, None]).sum(axis=1)
@@ -149,7 +154,8 @@ def adapt_draws(
     scale = np.exp(log_s[rows, si] + (rng.random(S) - 0.5) * step)
 
     # Matheron's rule: theta = theta0 + V Z' C^-1 (y/s - Z theta0 - eps)
-    theta0 = prior_mean + np.einsum("smk,sk->sm", prior_chol, rng.standard_normal((S, M)))
+    theta0 = prior_mean + np.einsum("smk,sk->sm", prior_chol,
+                                    rng.standard_normal((S, prior_chol.shape[-1])))
     if n > 0:
         eps = sigma[:, None] * rng.standard_normal((S, n))
         resid = y[None, :] / scale[:, None] - theta0 @ Z_obs.T - eps  # (S, n)

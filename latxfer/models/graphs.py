@@ -73,7 +73,8 @@ def build_graph(
         Prior hyper-parameters (see ``models/*.toml``, section ``[priors]``).
     target : dict, optional
         Exact adaptation: ``{"F": (n, K), "Q": (n, P), "y": (n,) latency in ms}`` of a new device whose
-        scale is a parameter; adds ``target_*`` variables.
+        scale is a parameter; adds ``target_*`` variables.  An optional ``"G": (n, G)`` adds the novelty
+        term ``G . target_novelty`` with standard normal coefficients (the prior sd folded into ``G``).
 
     Returns
     -------
@@ -158,6 +159,10 @@ def build_graph(
                                  dims="feature")
             s = pm.math.exp(t_log_scale)
             t_mu = t_intercept + pt.dot(target["F"], t_loading) + pt.dot(target["Q"], t_op)
+            if target.get("G") is not None:
+                # novelty: per-op-type cost departures from the population (op_count_sd folded in G)
+                t_nov = pm.Normal("target_novelty", 0.0, 1.0, shape=target["G"].shape[1])
+                t_mu = t_mu + pt.dot(target["G"], t_nov)
             pm.Normal("target_y", s * t_mu, s * pm.math.sqrt(pm.math.exp(2 * t_log_sigma) + floor2),
                       observed=target["y"])
     return model

@@ -36,7 +36,7 @@ from latxfer.errors import (
     UndefinedCorrelationError,
 )
 from latxfer.methods import Adapted, FewShotMethod, Prediction
-from latxfer.models.basis import FactorBasis, build_basis, scale_sources
+from latxfer.models.basis import FactorBasis, build_basis, novelty_directions, scale_sources
 from latxfer.models.config import config_hash, load_config
 from latxfer.models.conjugate import adapt_draws
 from latxfer.models.graphs import build_graph
@@ -180,8 +180,13 @@ class LatencyModel(FewShotMethod):
         if space is not None:
             archs = space.enumerate()
             X = space.encode(archs, coding=self.config["model"]["coding"])
-            return space.name, archs, X
-        return name, np.asarray(sources[D.ARCH].values, np.int64), np.zeros((sources.sizes[D.ARCH], 0))
+            try:
+                counts = np.asarray(space.op_counts(archs), dtype=float)
+            except Exception:  # noqa: BLE001 - a space without op types has no novelty block
+                counts = None
+            return space.name, archs, X, counts
+        return (name, np.asarray(sources[D.ARCH].values, np.int64), np.zeros((sources.sizes[D.ARCH], 0)),
+                None)
 
     def fit(self, sources: xr.Dataset, space=None, *, seed: int | None = 0,
             progress: bool = False) -> LatencyModel:
@@ -216,7 +221,7 @@ class LatencyModel(FewShotMethod):
                 f"n_factors={K} needs at least {K} source devices, got {len(devices)}: {devices}"
             )
         rng = np.random.default_rng(seed)
-        self.space_name, archs, X = self._space_and_encoding(sources, space)
+        self.space_name, archs, X, counts = self._space_and_encoding(sources, space)
         Yds = sources.latx.latency_matrix()
         ds_archs = np.asarray(sources[D.ARCH].values, np.int64)
         pos = np.searchsorted(archs, ds_archs)
@@ -234,6 +239,8 @@ class LatencyModel(FewShotMethod):
         scales = scale_sources(Y)
         Ys = Y / scales[:, None]
         basis = build_basis(Ys, X, archs, K)
+        if counts is not None:
+            basis.generic = novelty_directions(basis, counts)
         # observations of the NUTS likelihood: a random subset of each device's measured archs
         n_fit = cfg["model"]["fit_archs"]
         dev_idx, arch_pos = [], []
@@ -350,8 +357,8 @@ class LatencyModel(FewShotMethod):
         if self.population is None or self.basis is None:
             raise ConfigError("the model is not fitted: call fit(sources) or LatencyModel.load(path)")
 
-    def _prior_blocks(self, sel: np.ndarray) -> tuple:
-        """Prior mean ``(S, M)`` and Cholesky ``(S, M, M)`` of a new device's coefficients."""
+    def _prior_blocks(self, sel: np.ndarray, novelty_sd: float | None = None) -> tuple:
+        """Prior mean ``(S, M)`` and covariance factor ``(S, M, R)`` of a new device's coefficients."""
         pop, K, P = self.population, self.basis.K, self.basis.P
         S, M = len(sel), 1 + K + P
         variant = self.config["model"]["variant"]
@@ -379,7 +386,86 @@ class LatencyModel(FewShotMethod):
             chol[:, idx, idx] = pr["unpooled_loading_sd"]
             idx = np.arange(1 + K, M)
             chol[:, idx, idx] = pr["unpooled_op_cost_sd"]
+        W = self._novelty(novelty_sd)
+        if W is not None:
+            # prior covariance L L' + sd^2 W W': a (non-square) factor [L, sd W] is all the update needs
+            chol = np.concatenate([chol, np.broadcast_to(W, (S,) + W.shape)], axis=-1)
         return mean, chol
+
+    def _novelty_grid(self) -> list[float]:
+        """The configured novelty sds (``priors.op_count_sd``); ``[0.0]`` when the basis has none."""
+        nov = self.config["priors"].get("op_count_sd", 0.0)
+        grid = [float(v) for v in (nov if isinstance(nov, list) else [nov])]
+        if self.basis is None or self.basis.generic is None:
+            return [0.0]
+        return grid
+
+    def _novelty(self, sd: float | None = None) -> np.ndarray | None:
+        """``sd * W`` (see :func:`~latxfer.models.basis.novelty_directions`), or None if off.
+
+        ``sd`` defaults to the first configured value."""
+        if sd is None:
+            sd = self._novelty_grid()[0]
+        if sd <= 0 or self.basis is None or self.basis.generic is None:
+            return None
+        return sd * self.basis.generic
+
+    def _run_fast(self, draws, sd, Z, y, rng, evidence_only=False) -> dict:
+        pop = self.population
+        mean, chol = self._prior_blocks(draws, sd)
+        return adapt_draws(
+            Z, y, mean, chol, pop["log_scale_mu"][draws], pop["log_scale_sd"][draws],
+            pop["log_sigma_mu"][draws], pop["log_sigma_sd"][draws], rng,
+            grid_scale=self.config["adapt"]["grid_scale"], grid_noise=self.config["adapt"]["grid_noise"],
+            sigma_floor=self._sigma_floor, evidence_only=evidence_only,
+        )
+
+    def novelty_weights(self, archs, latency_ms, *, rng=None, n_draws: int = 60) -> dict[float, float]:
+        """Posterior weights of the novelty grid ``priors.op_count_sd`` given a target's measurements.
+
+        A uniform hyperprior over the grid, updated by the marginal likelihood of the measurements
+        (averaged over ``n_draws`` population draws).  Large weight on a large sd says the target is
+        unlike every source device.
+        """
+        self._require_fit()
+        _, y, pos = self._check_target(archs, latency_ms)
+        return self._novelty_weights(pos, y, np.random.default_rng(rng), n_draws)
+
+    def _novelty_weights(self, pos, y, rng, n_draws=60, sub=None) -> dict[float, float]:
+        grid = self._novelty_grid()
+        if len(grid) == 1:
+            return {grid[0]: 1.0}
+        if sub is None:
+            S_all = len(self.population["intercept_mu"])
+            sub = np.sort(rng.permutation(S_all)[:min(n_draws, S_all)])
+        Z = self.basis.design(pos)
+        log_z = np.array([np.logaddexp.reduce(self._run_fast(sub, sd, Z, y, rng, True)["log_evidence"])
+                          for sd in grid])
+        w = np.exp(log_z - log_z.max())
+        return dict(zip(grid, (w / w.sum()).tolist(), strict=True))
+
+    def _adapt_fast(self, pos, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Conjugate update over posterior draws, averaged over the novelty grid by evidence."""
+        S_all = len(self.population["intercept_mu"])
+        S = min(self.config["adapt"]["n_draws"], S_all)
+        sel = rng.permutation(S_all)[:S]
+        Z = self.basis.design(pos)
+        grid = self._novelty_grid()
+        if len(grid) == 1:
+            res = self._run_fast(np.sort(sel), grid[0], Z, y, rng)
+            return res["theta"], res["scale"], res["sigma"], {}
+        # Bayesian model averaging over the hyperprior grid: each novelty sd gets a share of the draws
+        # proportional to its posterior weight
+        weights = self._novelty_weights(pos, y, rng, sub=np.sort(sel[:min(S, 60)]))
+        counts = rng.multinomial(S, list(weights.values()))
+        parts, start = [], 0
+        for sd, c in zip(grid, counts, strict=True):
+            if c:
+                parts.append(self._run_fast(np.sort(sel[start:start + c]), sd, Z, y, rng))
+                start += c
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in ("theta", "scale", "sigma")}
+        info = {"novelty_weights": {f"{sd:g}": round(w, 4) for sd, w in weights.items()}}
+        return cat["theta"], cat["scale"], cat["sigma"], info
 
     def _check_target(self, archs, latency_ms):
         archs = np.atleast_1d(np.asarray(archs, dtype=np.int64))
@@ -450,27 +536,15 @@ class LatencyModel(FewShotMethod):
         archs, y, pos = self._check_target(archs, latency_ms)
         t0 = time.perf_counter()
         label = "posterior" if len(y) else "prior (no target measurement)"
+        extra: dict = {}
         if method == "fast":
-            S_all = len(self.population["intercept_mu"])
-            S = min(self.config["adapt"]["n_draws"], S_all)
-            sel = np.sort(rng.choice(S_all, S, replace=False)) if S < S_all else np.arange(S_all)
-            mean, chol = self._prior_blocks(sel)
-            pop = self.population
-            res = adapt_draws(
-                self.basis.design(pos), y, mean, chol,
-                pop["log_scale_mu"][sel], pop["log_scale_sd"][sel],
-                pop["log_sigma_mu"][sel], pop["log_sigma_sd"][sel], rng,
-                grid_scale=self.config["adapt"]["grid_scale"],
-                grid_noise=self.config["adapt"]["grid_noise"],
-                sigma_floor=self._sigma_floor,
-            )
-            theta, scale, sigma = res["theta"], res["scale"], res["sigma"]
+            theta, scale, sigma, extra = self._adapt_fast(pos, y, rng)
         elif method == "exact":
             theta, scale, sigma = self._adapt_exact(pos, y, rng, progress)
         else:
             raise ConfigError(f"unknown adaptation method {method!r}; expected 'fast' or 'exact'")
         info = {"model": self.name, "method": method, "n": int(len(y)),
-                "adapt_seconds": time.perf_counter() - t0}
+                "adapt_seconds": time.perf_counter() - t0, **extra}
         post = self._predictive(theta, scale, sigma, device, archs, y, rng, label, info)
         post.info["total_seconds"] = time.perf_counter() - t0
         return AdaptedLatency(post)
@@ -481,7 +555,11 @@ class LatencyModel(FewShotMethod):
                 "exact adaptation re-fits sources and target jointly and needs the source data: it is "
                 "available on a model fitted in this session, not on one loaded from a file"
             )
-        target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y}
+        # the exact path re-fits with one novelty sd: the grid value of highest evidence (type-II ML)
+        weights = self._novelty_weights(pos, y, rng)
+        W = self._novelty(max(weights, key=weights.get))
+        target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
+                  "G": None if W is None else self.basis.design(pos) @ W}
         model = build_graph(self.config["model"]["variant"], priors=self.config["priors"],
                             target=target, **self._fit_data)
         seed = int(rng.integers(2**31))
@@ -500,6 +578,8 @@ class LatencyModel(FewShotMethod):
             theta[:, 1:1 + K] = pop[lk]
         if P:
             theta[:, 1 + K:] = pop[ok]
+        if W is not None:
+            theta += pop["target_novelty"] @ W.T
         n_keep = min(self.config["adapt"]["n_draws"], S)
         keep = np.sort(rng.choice(S, n_keep, replace=False))
         return theta[keep], np.exp(pop["target_log_scale"][keep]), self._noise_sd(pop["target_log_sigma"][keep])
@@ -628,6 +708,8 @@ class LatencyModel(FewShotMethod):
              "observed": (D.ARCH, self.basis.observed), "explained": ("factor", self.basis.explained)},
             coords={D.ARCH: self.basis.archs},
         )
+        if self.basis.generic is not None:
+            basis["generic"] = (("coef", "op_type"), self.basis.generic)
         src = xr.Dataset({"scale_ms": (D.DEVICE, self.source_scales),
                           "latency_ms": ((D.DEVICE, D.ARCH), self.source_latency)},
                          coords={D.DEVICE: np.asarray(self.source_devices, dtype=str),
@@ -700,7 +782,8 @@ class LatencyModel(FewShotMethod):
         b = tree["basis"].to_dataset().load()
         m.basis = FactorBasis(np.asarray(b[D.ARCH].values, np.int64), np.asarray(b["F"].values),
                               np.asarray(b["Q"].values), np.asarray(b["observed"].values),
-                              np.asarray(b["explained"].values))
+                              np.asarray(b["explained"].values),
+                              np.asarray(b["generic"].values) if "generic" in b else None)
         s = tree["sources"].to_dataset().load()
         m.source_devices = [str(d) for d in s[D.DEVICE].values]
         m.source_scales = np.asarray(s["scale_ms"].values)

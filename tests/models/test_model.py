@@ -62,7 +62,7 @@ def test_noise_floor_keeps_exact_lookup_table_devices_proper(fbnet_help):
 
     m = LatencyModel("hier-fast")
     sub = fbnet_help.latx.select(["pixel3", "1080ti_1"])
-    _, archs, X = m._space_and_encoding(sub, None)
+    _, archs, X, _ = m._space_and_encoding(sub, None)
     Y = sub.latx.latency_matrix()
     Ys = Y / scale_sources(Y)[:, None]
     basis = build_basis(Ys, X, archs, 1)
@@ -166,6 +166,52 @@ def test_adapt_with_more_measurements_than_coefficients(fitted, nb201_help):
     assert post.draws_ms.std(axis=0).mean() < few.draws_ms.std(axis=0).mean()
 
 
+def _with_novelty(fitted, grid):
+    """A view of the session model with another novelty grid (the fixture itself stays untouched)."""
+    import copy
+
+    m = copy.copy(fitted)
+    m.config = copy.deepcopy(fitted.config)
+    m.config["priors"]["op_count_sd"] = grid
+    return m
+
+
+def test_novelty_directions_are_the_op_counts_on_the_design(fitted, nb201_help):
+    """W maps the design [1, F, Q] exactly onto the standardised op-type counts of every architecture."""
+    from latxfer.data.datasets import load_space
+
+    W = fitted.basis.generic
+    counts = load_space("nb201").op_counts(fitted.basis.archs).astype(float)
+    C = (counts - counts.mean(0)) / counts.std(0)
+    assert W.shape == (fitted.basis.design().shape[1], 5)
+    np.testing.assert_allclose(fitted.basis.design() @ W, C, atol=1e-8)
+
+
+def test_novelty_grid_is_weighted_by_the_evidence(fitted, nb201_help):
+    """A grid of novelty sds: weights are a distribution, are uniform at n = 0, and the update uses them."""
+    m = _with_novelty(fitted, [0.0, 0.3, 1.0])
+    y = nb201_help.latency.sel(device="eyeriss").values
+    archs = np.random.default_rng(7).choice(15625, 20, replace=False)
+    w = m.novelty_weights(archs, y[archs], rng=0)
+    assert list(w) == [0.0, 0.3, 1.0] and abs(sum(w.values()) - 1) < 1e-9
+    assert m.novelty_weights([], [], rng=0) == pytest.approx({0.0: 1 / 3, 0.3: 1 / 3, 1.0: 1 / 3})
+    post = m.adapt(archs, y[archs], rng=1).posterior
+    assert set(post.info["novelty_weights"]) == {"0", "0.3", "1"}
+    assert post.draws_ms.shape == (100, 15625) and np.all(np.isfinite(post.draws_ms))
+    # the novelty term adds sd^2 W W' to the population prior covariance of the device coefficients
+    sel = np.arange(5)
+    m0, L0 = fitted._prior_blocks(sel)
+    m1, L1 = m._prior_blocks(sel, 0.3)
+    np.testing.assert_array_equal(m0, m1)
+    W = fitted.basis.generic
+    np.testing.assert_allclose(L1 @ L1.swapaxes(1, 2) - L0 @ L0.swapaxes(1, 2),
+                               np.broadcast_to(0.09 * (W @ W.T), L0.shape), atol=1e-10)
+    with pytest.raises(ConfigError, match="op_count_sd"):
+        LatencyModel({"priors": {"op_count_sd": [0.1, -1.0]}})
+    with pytest.raises(ConfigError, match="distinct"):
+        LatencyModel({"priors": {"op_count_sd": [0.3, 0.3]}})
+
+
 def test_adapt_with_no_measurement_is_the_labelled_prior(fitted):
     post = fitted.adapt([], [], rng=0).posterior
     assert post.label.startswith("prior") and post.n_measured == 0
@@ -203,6 +249,7 @@ def test_save_load_round_trip(fitted, tmp_path, nb201_help):
         fitted.save(path)
     back = load_model(path)
     assert back.source_devices == fitted.source_devices and back.space_name == "nb201"
+    np.testing.assert_array_equal(back.basis.generic, fitted.basis.generic)
     y = nb201_help.latency.sel(device="gold_6226").values
     a = np.arange(0, 15625, 1500)
     p1 = fitted.adapt(a, y[a], rng=5).posterior
