@@ -142,11 +142,13 @@ def main(argv=None) -> int:
                         i = int(np.searchsorted(plan.ks, r["k"]))
                         inside = bool(lo[i] <= r["srcc"] <= hi[i])
                         cal.append({"space": space, "target": target, "policy": policy, "seed": seed,
-                                    "k": r["k"], "srcc": r["srcc"], "lo": lo[i], "hi": hi[i], "inside": inside})
+                                    "k": r["k"], "srcc": r["srcc"], "lo": lo[i], "hi": hi[i], "inside": inside,
+                                    "p_above": r["p_above"]})
                     s = np.array([r["srcc"] for r in loop])
                     p = np.array([r["p_above"] for r in loop])
                     hit = np.where(s >= GOAL)[0]
-                    dec = np.where((p >= DECIDE) | (p <= 1 - DECIDE))[0]
+                    # as the library: no decision from the population prior alone (k = 0)
+                    dec = np.where(((p >= DECIDE) | (p <= 1 - DECIDE)) & (ks >= 1))[0]
                     decision = None
                     if len(dec):
                         decision = "reuse" if p[dec[0]] >= DECIDE else "adapt"

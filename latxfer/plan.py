@@ -367,7 +367,7 @@ class PlanResult:
 
     def goal_share(self) -> np.ndarray:
         """Share of simulated worlds meeting the goal, per k."""
-        return _goal_met(self.goal, self.metrics, self.confidence).mean(axis=0)
+        return _goal_met(self.goal, self.metrics, self.confidence, self.n_measured + self.ks).mean(axis=0)
 
     def band(self, metric: str = "srcc", prob: float = 0.9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Median and central ``prob`` band of a metric over simulated worlds, per k."""
@@ -436,14 +436,15 @@ class PlanResult:
         }
 
 
-def _goal_met(goal: Goal, metrics: dict, confidence: float) -> np.ndarray:
+def _goal_met(goal: Goal, metrics: dict, confidence: float, n_total: np.ndarray) -> np.ndarray:
     if goal.kind == "srcc":
         return metrics["srcc"] >= goal.value
     if "p_above" not in metrics:
         raise ConfigError("the goal 'decide' needs a proxy (its latencies): pass proxy_ms / --proxy")
     lvl = goal.decision_level(confidence)
     P = metrics["p_above"]
-    return (P >= lvl) | (P <= 1 - lvl)
+    # no decision from the population prior alone (see SRCCPosterior.decision): at least one measurement
+    return ((P >= lvl) | (P <= 1 - lvl)) & (np.asarray(n_total) >= 1)[None, :]
 
 
 def recommend(result: PlanResult, goal=None, confidence: float | None = None) -> int | None:
@@ -454,7 +455,7 @@ def recommend(result: PlanResult, goal=None, confidence: float | None = None) ->
     """
     goal = result.goal if goal is None else parse_goal(goal)
     confidence = result.confidence if confidence is None else _check_conf(confidence)
-    share = _goal_met(goal, result.metrics, confidence).mean(axis=0)
+    share = _goal_met(goal, result.metrics, confidence, result.n_measured + result.ks).mean(axis=0)
     ok = np.where(share >= confidence - 1e-12)[0]
     return int(result.ks[ok[0]]) if len(ok) else None
 

@@ -149,7 +149,14 @@ def test_preposterior_curve_and_recommendation(plan_srcc):
 def test_recommend_other_goals_without_resimulating(plan_srcc):
     assert recommend(plan_srcc, "srcc>=0.01") == 0
     assert recommend(plan_srcc, "srcc>=0.999") is None
-    assert recommend(plan_srcc, "decide>=0.6") in (None, 0, 5, 10)
+    # a decision needs at least one target measurement: never k = 0 from the population prior
+    assert recommend(plan_srcc, "decide>=0.6") in (None, 5, 10)
+    r = PlanResult(**{**plan_srcc.__dict__, "goal": parse_goal("decide>=0.6")})
+    assert r.goal_share()[0] == 0.0
+    # ... even where every simulated world is confident at k = 0
+    sure = {**plan_srcc.metrics, "p_above": np.ones_like(plan_srcc.metrics["p_above"])}
+    r = PlanResult(**{**plan_srcc.__dict__, "goal": parse_goal("decide"), "metrics": sure})
+    assert recommend(r) == 5 and list(r.goal_share()) == [0.0, 1.0, 1.0]
 
 
 def test_unreachable_goal_says_what_is_expected(plan_srcc):

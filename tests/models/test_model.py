@@ -243,6 +243,19 @@ def test_posterior_srcc(fitted, nb201_help):
     assert 0 < q.mean <= 1
 
 
+def test_no_decision_from_the_population_prior(fitted, nb201_help):
+    """n = 0: whatever P(SRCC >= threshold) the prior gives, the decision is 'measure more'."""
+    proxy = nb201_help.latency.sel(device="pixel3").values
+    r = fitted.posterior_srcc(proxy, fitted.adapt([], [], rng=0).posterior, threshold=0.9)
+    assert r.prior_only and r.decision() == "measure more" and r.to_dict()["decision"] == "measure more"
+    # the same draws with one measurement behind them do decide when they are confident
+    from latxfer.models.latency_model import SRCCPosterior
+
+    sure = SRCCPosterior(np.full(50, 0.99), 0.9, 0.9, {"n_measured": 1})
+    assert sure.decision() == "reuse"
+    assert SRCCPosterior(np.full(50, 0.99), 0.9, 0.9, {"n_measured": 0}).decision() == "measure more"
+
+
 def test_save_load_round_trip(fitted, tmp_path, nb201_help):
     path = fitted.save(tmp_path / "m.zarr")
     with pytest.raises(ConfigError, match="refusing to overwrite"):
