@@ -49,6 +49,10 @@ MODEL_TYPE = "latxfer.LatencyModel"
 MODEL_FORMAT_VERSION = "1"
 
 
+#: Population draws that estimate the evidence of each novelty sd (the mixture weights).
+_EVIDENCE_DRAWS = 60
+
+
 def _package_version() -> str:
     from latxfer import __version__
 
@@ -368,7 +372,7 @@ class LatencyModel(FewShotMethod):
         if self.population is None or self.basis is None:
             raise ConfigError("the model is not fitted: call fit(sources) or LatencyModel.load(path)")
 
-    def _prior_blocks(self, sel: np.ndarray, novelty_sd: float | None = None) -> tuple:
+    def _prior_blocks(self, sel: np.ndarray, novelty_sd: float = 0.0) -> tuple:
         """Prior mean ``(S, M)`` and covariance factor ``(S, M, R)`` of a new device's coefficients."""
         pop, K, P = self.population, self.basis.K, self.basis.P
         S, M = len(sel), 1 + K + P
@@ -411,12 +415,8 @@ class LatencyModel(FewShotMethod):
             return [0.0]
         return grid
 
-    def _novelty(self, sd: float | None = None) -> np.ndarray | None:
-        """``sd * W`` (see :func:`~latxfer.models.basis.novelty_directions`), or None if off.
-
-        ``sd`` defaults to the first configured value."""
-        if sd is None:
-            sd = self._novelty_grid()[0]
+    def _novelty(self, sd: float) -> np.ndarray | None:
+        """``sd * W`` (see :func:`~latxfer.models.basis.novelty_directions`), or None if off."""
         if sd <= 0 or self.basis is None or self.basis.generic is None:
             return None
         return sd * self.basis.generic
@@ -431,7 +431,8 @@ class LatencyModel(FewShotMethod):
             sigma_floor=self._sigma_floor, evidence_only=evidence_only,
         )
 
-    def novelty_weights(self, archs, latency_ms, *, rng=None, n_draws: int = 60) -> dict[float, float]:
+    def novelty_weights(self, archs, latency_ms, *, rng=None,
+                        n_draws: int = _EVIDENCE_DRAWS) -> dict[float, float]:
         """Posterior weights of the novelty grid ``priors.op_count_sd`` given a target's measurements.
 
         A uniform hyperprior over the grid, updated by the marginal likelihood of the measurements
@@ -440,16 +441,15 @@ class LatencyModel(FewShotMethod):
         """
         self._require_fit()
         _, y, pos = self._check_target(archs, latency_ms)
-        return self._novelty_weights(pos, y, np.random.default_rng(rng), n_draws)
+        return self._novelty_weights(self.basis.design(pos), y, np.random.default_rng(rng), n_draws)
 
-    def _novelty_weights(self, pos, y, rng, n_draws=60, sub=None) -> dict[float, float]:
+    def _novelty_weights(self, Z, y, rng, n_draws=_EVIDENCE_DRAWS, sub=None) -> dict[float, float]:
         grid = self._novelty_grid()
         if len(grid) == 1:
             return {grid[0]: 1.0}
         if sub is None:
             S_all = len(self.population["intercept_mu"])
             sub = np.sort(rng.permutation(S_all)[:min(n_draws, S_all)])
-        Z = self.basis.design(pos)
         log_z = np.array([np.logaddexp.reduce(self._run_fast(sub, sd, Z, y, rng, True)["log_evidence"])
                           for sd in grid])
         w = np.exp(log_z - log_z.max())
@@ -467,7 +467,7 @@ class LatencyModel(FewShotMethod):
             return res["theta"], res["scale"], res["sigma"], {}
         # Bayesian model averaging over the hyperprior grid: each novelty sd gets a share of the draws
         # proportional to its posterior weight
-        weights = self._novelty_weights(pos, y, rng, sub=np.sort(sel[:min(S, 60)]))
+        weights = self._novelty_weights(Z, y, rng, sub=np.sort(sel[:min(S, _EVIDENCE_DRAWS)]))
         counts = rng.multinomial(S, list(weights.values()))
         parts, start = [], 0
         for sd, c in zip(grid, counts, strict=True):
@@ -567,7 +567,7 @@ class LatencyModel(FewShotMethod):
                 "available on a model fitted in this session, not on one loaded from a file"
             )
         # the exact path re-fits with one novelty sd: the grid value of highest evidence (type-II ML)
-        weights = self._novelty_weights(pos, y, rng)
+        weights = self._novelty_weights(self.basis.design(pos), y, rng)
         W = self._novelty(max(weights, key=weights.get))
         target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
                   "G": None if W is None else self.basis.design(pos) @ W}
