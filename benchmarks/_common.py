@@ -38,3 +38,22 @@ def md_table(df) -> str:
     for row in d.itertuples(index=False):
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def cached_hier_fit(path: Path, sources):
+    """The ``hier`` model fitted on ``sources`` (seed 0), cached at ``path``.
+
+    A cache saved with another configuration or format is refitted and replaced, never silently reused.
+    """
+    import latxfer
+    from latxfer.models import LatencyModel, load_model
+
+    if path.exists():
+        try:
+            return load_model(path, config="hier")
+        except latxfer.errors.LatxferError:
+            pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    m = LatencyModel("hier").fit(sources, seed=0)
+    m.save(path, overwrite=True)
+    return m

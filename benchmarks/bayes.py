@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, md_table, provenance  # noqa: E402
+from _common import RESULTS, cached_hier_fit, md_table, provenance  # noqa: E402
 
 import latxfer  # noqa: E402
 from latxfer.errors import ConvergenceWarning  # noqa: E402
@@ -127,16 +127,7 @@ def part_psrcc(args, log):
 
 
 def _hier_nb201(ds, split):
-    path = OUT / "nb201_help_hier.zarr"
-    if path.exists():
-        try:  # a cache made with another configuration or format is refitted, never silently reused
-            return latxfer.models.load_model(path, config="hier")
-        except latxfer.errors.LatxferError:
-            pass
-    OUT.mkdir(exist_ok=True)
-    m = LatencyModel("hier").fit(ds.latx.select(split.source), seed=0)
-    m.save(path, overwrite=True)
-    return m
+    return cached_hier_fit(OUT / "nb201_help_hier.zarr", ds.latx.select(split.source))
 
 
 def part_fbnet(args, log):

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, md_table, provenance  # noqa: E402
+from _common import RESULTS, cached_hier_fit, md_table, provenance  # noqa: E402
 
 GOAL = 0.95
 DECIDE = 0.9  # decision level and SRCC threshold
@@ -42,19 +42,12 @@ DECIDE = 0.9  # decision level and SRCC threshold
 
 def _model(space: str, cache: Path):
     import latxfer
-    from latxfer.models import LatencyModel, load_model
 
     path = cache / f"planning-{space}-hier-s0.zarr"
-    if path.exists():
-        try:  # a cache made with another configuration or format is refitted, never silently reused
-            return load_model(path, config="hier")
-        except latxfer.errors.LatxferError:
-            pass
     t = time.perf_counter()
     ds = latxfer.load_dataset(f"{space}-help")
-    m = LatencyModel("hier").fit(ds.latx.select(latxfer.get_split(space, "help").source), seed=0)
-    m.save(path, overwrite=True)
-    print(f"fitted {space} in {time.perf_counter() - t:.0f} s -> {path}", flush=True)
+    m = cached_hier_fit(path, ds.latx.select(latxfer.get_split(space, "help").source))
+    print(f"{space} model ready in {time.perf_counter() - t:.0f} s ({path})", flush=True)
     return m
 
 
@@ -68,7 +61,7 @@ def _truth(model, ds, device) -> np.ndarray:
 
 
 def _loop(model, light, truth, proxy, policy, ks, batch, seed):
-    """The real loop: returns rows (k, realised srcc, expected srcc, p_above)."""
+    """The real loop: returns rows (k, realised srcc, expected srcc, p_above, decision)."""
     from scipy.stats import spearmanr
 
     from latxfer.plan import _adapt, select_batch
@@ -88,7 +81,8 @@ def _loop(model, light, truth, proxy, policy, ks, batch, seed):
         realised = float(spearmanr(mean[un], truth[un]).statistic)
         q = light.expected_rank_quality(post)
         r = light.posterior_srcc(proxy, post, threshold=DECIDE)
-        rows.append({"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above})
+        rows.append({"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above,
+                     "decision": r.decision(DECIDE)})
     return rows
 
 
@@ -145,13 +139,10 @@ def main(argv=None) -> int:
                                     "k": r["k"], "srcc": r["srcc"], "lo": lo[i], "hi": hi[i], "inside": inside,
                                     "p_above": r["p_above"]})
                     s = np.array([r["srcc"] for r in loop])
-                    p = np.array([r["p_above"] for r in loop])
                     hit = np.where(s >= GOAL)[0]
-                    # as the library: no decision from the population prior alone (k = 0)
-                    dec = np.where(((p >= DECIDE) | (p <= 1 - DECIDE)) & (ks >= 1))[0]
-                    decision = None
-                    if len(dec):
-                        decision = "reuse" if p[dec[0]] >= DECIDE else "adapt"
+                    # the library's rule (SRCCPosterior.decision), incl. no decision from the prior alone
+                    dec = np.where([r["decision"] != "measure more" for r in loop])[0]
+                    decision = loop[dec[0]]["decision"] if len(dec) else None
                     true_srcc = float(srcc_src[pdev])
                     rows.append({
                         "space": space, "target": target, "policy": policy, "seed": seed,
