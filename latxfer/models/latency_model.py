@@ -195,11 +195,8 @@ class LatencyModel(FewShotMethod):
         if space is not None:
             archs = space.enumerate()
             X = space.encode(archs, coding=self.config["model"]["coding"])
-            try:
-                counts = np.asarray(space.op_counts(archs), dtype=float)
-            except Exception:  # noqa: BLE001 - a space without op types has no novelty block
-                counts = None
-            return space.name, archs, X, counts
+            # every SearchSpace counts its op types (the novelty directions need them)
+            return space.name, archs, X, np.asarray(space.op_counts(archs), dtype=float)
         return (name, np.asarray(sources[D.ARCH].values, np.int64), np.zeros((sources.sizes[D.ARCH], 0)),
                 None)
 
