@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python benchmarks/nas.py --model fitted.zarr        # adapted = the Bayesian model
     .venv/bin/python benchmarks/nas.py --fit hier-help            # fit it here on the HELP sources
     .venv/bin/python benchmarks/nas.py --quick                    # 1 seed, 150 trials, smoke run
+    .venv/bin/python benchmarks/nas.py --tune-population --seeds 10   # choose NSGA-II's population
 
 For each target of the HELP NB201 split (titan_rtx_256, gold_6226, fpga, pixel2, raspi4, eyeriss) and seed:
 
@@ -22,6 +23,9 @@ Scores re-score every returned set on the TRUE target latency: hypervolume ratio
 with the fixed reference point (max true latency over the space, min accuracy over the space), the same
 ratio at the true front's nadir (tighter, more discriminative), IGD+ and recovered true-Pareto
 architectures.  Writes ``docs/results/nas.md`` (+ ``nas.csv``, tidy).
+
+``--tune-population`` instead chooses NSGA-II's default population on the split's VALIDATION devices only
+(oracle searches on their true latency; no target is touched) and writes ``nas_population.md`` / ``.csv``.
 
 The adapted workflow takes any ``adapt(archs, latency_ms, target, seed) -> DevicePosterior``: ``--model``
 uses ``latxfer.models.load_model(PATH).adapt(...)``, ``--fit CONFIG`` fits ``LatencyModel(CONFIG)`` on the
@@ -159,6 +163,38 @@ NOTES = [
 ]
 
 
+def tune_population(ds, split, *, pops, seeds, trials, accuracy, out: Path) -> int:
+    """Oracle searches on the validation devices for each population size, with and without revisits."""
+    acc = nas.load_accuracy(accuracy)
+    rows = []
+    for dev in split.validation:
+        lat = ds.latency.sel(device=dev)
+        truth = nas.true_pareto_front(lat, acc)
+        pb = nas.NASProblem.from_latency(lat, acc)
+        for pop in pops:
+            for revisit in (False, True):
+                for seed in seeds:
+                    r = nas.run_search(pb, trials, seed=seed, population_size=pop, revisit=revisit)
+                    rows.append({"device": dev, "population": pop, "revisit": revisit, "seed": seed,
+                                 "n_unique": r.n_unique, **nas.evaluate_front(r.pareto_archs, truth)})
+        print(f"{dev}: done", file=sys.stderr)
+    df = pd.DataFrame(rows)
+    df.to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
+    g = df.groupby(["revisit", "population"])["hv_ratio"]
+    tab = pd.DataFrame({"mean": g.mean(), "q10": g.quantile(0.1), "min": g.min(),
+                        "unique archs": df.groupby(["revisit", "population"])["n_unique"].mean()}).reset_index()
+    per_dev = df.groupby(["revisit", "population", "device"])["hv_ratio"].mean().unstack("device").reset_index()
+    text = ["# NSGA-II population on the validation devices", "", provenance(), "",
+            f"- oracle searches (true latency) on the HELP NB201 validation devices {list(split.validation)}, "
+            f"{trials} trials, seeds {list(seeds)}, accuracy `{accuracy}`; `revisit=False` (the default) "
+            "skips architectures already evaluated, so every trial is a distinct architecture", "",
+            "## Hypervolume ratio over devices x seeds", "", md_table(tab.round(4).set_index(["revisit", "population"])),
+            "", "## Mean per device", "", md_table(per_dev.round(4).set_index(["revisit", "population"])), ""]
+    out.with_suffix(".md").write_text("\n".join(text))
+    print("\n".join(text))
+    return 0
+
+
 def _fmt(mean, mn):
     return f"{mean:.4f} ({mn:.4f})"
 
@@ -175,8 +211,17 @@ def main(argv=None) -> int:
     ap.add_argument("--fit", default=None, metavar="CONFIG", help="fit LatencyModel(CONFIG) on the HELP sources")
     ap.add_argument("--quick", action="store_true", help="1 seed, 150 trials")
     ap.add_argument("--figures", default=None, metavar="DIR", help="write a Pareto-front figure per target")
-    ap.add_argument("--out", default=str(RESULTS / "nas"))
+    ap.add_argument("--out", default=None, help="output stem (default docs/results/nas or nas_population)")
+    ap.add_argument("--tune-population", action="store_true",
+                    help="choose NSGA-II's population on the validation devices instead")
+    ap.add_argument("--populations", default="6,8,10,12,16,20,30,50")
     args = ap.parse_args(argv)
+    if args.tune_population:
+        return tune_population(latxfer.load_dataset("nb201-help"), latxfer.get_split("nb201", "help"),
+                               pops=[int(x) for x in args.populations.split(",")], seeds=range(args.seeds),
+                               trials=args.trials, accuracy=args.accuracy,
+                               out=Path(args.out or RESULTS / "nas_population"))
+    args.out = args.out or str(RESULTS / "nas")
     if args.quick:
         args.seeds, args.trials = 1, 150
     seeds = list(range(args.seeds))

@@ -39,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, default=500,
                    help="COMPLETE trials the study should hold (a resumed or shared study runs the rest)")
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, gp (needs torch) or random")
-    p.add_argument("--population-size", type=int, default=None, help="NSGA-II population (default 20)")
+    p.add_argument("--population-size", type=int, default=None, help="NSGA-II population (default 8)")
+    p.add_argument("--revisit", action="store_true",
+                   help="evaluate and count architectures the study has already evaluated (default: skip "
+                        "them, so --trials counts distinct architectures)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="Optuna storage: sqlite:///FILE.db, postgresql://..., journal:///PATH.log or a .log "
                         "path (default: in memory)")
@@ -121,7 +124,8 @@ def run(args) -> int:
     )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     res = nas.run_search(problem, args.trials, sampler=args.sampler, seed=args.seed, storage=args.storage,
-                         study_name=args.study, progress=progress, population_size=args.population_size)
+                         study_name=args.study, progress=progress, population_size=args.population_size,
+                         revisit=args.revisit)
     table = res.table(args.interval)
     table.to_csv(args.out, index=False, float_format="%.6g")
     if args.plot:

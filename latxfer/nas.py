@@ -90,7 +90,7 @@ OBJECTIVES = ("mean", "median", "q<p>", "measured")
 #: Sampler names of :func:`make_sampler`.
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 #: Default NSGA-II population (see :func:`make_sampler`).
-NSGA2_POPULATION = 20
+NSGA2_POPULATION = 8
 DIRECTIONS = ("maximize", "minimize")
 METRIC_NAMES = ("accuracy", "latency_ms")
 _CONSTRAINT = "budget_violation"  # (1 - delta) - P(latency <= budget): feasible when <= 0
@@ -406,7 +406,10 @@ class NASProblem:
 
     def __call__(self, trial) -> tuple[float, float]:
         """Optuna objective: ``(accuracy %, latency ms)``; sets the budget constraint when a budget is set."""
-        i = self.suggest(trial)
+        return self.evaluate(trial, self.suggest(trial))
+
+    def evaluate(self, trial, i: int) -> tuple[float, float]:
+        """Objective values of the architecture at position ``i`` (sets the budget constraint on ``trial``)."""
         if self.prob_below is not None:
             trial.set_constraint(_CONSTRAINT, (1.0 - self.delta) - float(self.prob_below[i]))
         return float(self.accuracy[i]), float(self.latency_ms[i])
@@ -481,9 +484,10 @@ def make_sampler(name: str = "nsga2", seed: int | None = 0, *, population_size: 
 
     ``seed`` makes a single-worker study reproducible.  With several workers on one study give each a
     different seed (identical seeds propose identical architectures).  NSGA-II's ``population_size``
-    defaults to :data:`NSGA2_POPULATION` (20, not Optuna's 50): with 500 trials on the 15,625 NB201
-    architectures, 20 gave a hypervolume ratio of about 0.995 on the HELP *validation* devices where 50
-    gave about 0.985 (more generations beat a wider population at this budget).
+    defaults to :data:`NSGA2_POPULATION` (8, not Optuna's 50), chosen on the HELP *validation* devices
+    (oracle searches, 500 distinct architectures, 10 seeds each): populations 6-10 gave a mean hypervolume
+    ratio of 0.997, 20 gave 0.995 and 50 gave 0.992 (more generations beat a wider population at this
+    budget).  ``benchmarks/nas.py --tune-population`` reruns that choice.
     """
     import optuna
 
@@ -719,11 +723,61 @@ def _pareto_of(problem: NASProblem, archs: np.ndarray) -> np.ndarray:
     return problem.archs[sel[np.lexsort((-problem.accuracy[sel], problem.latency_ms[sel]))]]
 
 
+class _UniqueObjective:
+    """The problem's objective, but an architecture the study has already evaluated is not evaluated again.
+
+    A revisit is told to Optuna as PRUNED (with the user attribute ``revisit_of``): the samplers build their
+    populations and models from COMPLETE trials only, so a revisit costs nothing and every COMPLETE trial is
+    a distinct architecture, as in pymoo's NSGA-II (``eliminate_duplicates=True``).  Architectures completed
+    by other workers of a shared study are picked up from the storage before each trial.
+    """
+
+    def __init__(self, problem: NASProblem, study, shared: bool):
+        from optuna.trial import TrialState
+
+        self.problem, self.study, self.shared = problem, study, shared
+        self._complete = (TrialState.COMPLETE,)
+        self.seen: dict[int, int] = {}   # arch index -> trial number
+        self._known: set[int] = set()
+        self.refresh()
+
+    def refresh(self) -> None:
+        for t in self.study.get_trials(deepcopy=False, states=self._complete):
+            if t.number not in self._known:
+                self._known.add(t.number)
+                self.seen.setdefault(self.problem.arch_of_params(t.params), t.number)
+
+    def __call__(self, trial) -> tuple[float, float]:
+        import optuna
+
+        if self.shared:
+            self.refresh()
+        i = self.problem.suggest(trial)
+        arch = int(self.problem.archs[i])
+        if arch in self.seen:
+            trial.set_user_attr("revisit_of", int(self.seen[arch]))
+            raise optuna.TrialPruned(f"architecture {arch} already evaluated in trial {self.seen[arch]}")
+        self.seen[arch] = trial.number
+        self._known.add(trial.number)
+        return self.problem.evaluate(trial, i)
+
+    def exhausted(self) -> bool:
+        return len(self.seen) >= self.problem.n_archs
+
+
+_MAX_ASKS_PER_TRIAL = 20
+
+
 def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any = "nsga2", seed: int | None = 0,
                storage: str | None = None, study_name: str | None = None, progress: bool = False,
                timeout: float | None = None, callbacks: Sequence[Callable] = (),
-               population_size: int | None = None) -> SearchResult:
+               population_size: int | None = None, revisit: bool = False) -> SearchResult:
     """Run (or resume) a two-objective Optuna study until it holds ``n_trials`` COMPLETE trials.
+
+    By default every COMPLETE trial is a distinct architecture: a proposal the study has already evaluated
+    is recorded as a PRUNED trial (user attribute ``revisit_of``) and the sampler is asked again, so
+    ``n_trials`` is the number of architectures evaluated (NSGA-II otherwise spends about 30% of a
+    500-trial NB201 study on revisits).  ``revisit=True`` evaluates revisits again, as plain Optuna does.
 
     Parameters
     ----------
@@ -746,6 +800,10 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
         Stop after this many seconds (the study can be resumed later).
     callbacks : sequence of callables
         Extra ``callback(study, frozen_trial)`` (Optuna callbacks).
+    population_size : int, optional
+        NSGA-II population (default :data:`NSGA2_POPULATION`).
+    revisit : bool
+        Evaluate (and count) architectures the study has already evaluated (default False: skip them).
     """
     import optuna
     from optuna.study import MaxTrialsCallback
@@ -762,11 +820,26 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     remaining = n_trials - done
     if remaining > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(problem, n_trials=remaining, timeout=timeout, show_progress_bar=progress,
-                           callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,)), *callbacks],
-                           gc_after_trial=False)
+        stop = [MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))]
+        if revisit:
+            objective, max_asks = problem, remaining
+        else:
+            objective = _UniqueObjective(problem, study, shared=storage is not None)
+            if objective.exhausted():
+                remaining = 0
+            # a sampler that keeps proposing evaluated architectures must not loop for ever
+            max_asks = _MAX_ASKS_PER_TRIAL * remaining
+
+            def _stop_when_exhausted(study, _trial, obj=objective):
+                if obj.exhausted():
+                    study.stop()
+
+            stop.append(_stop_when_exhausted)
+        if remaining > 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.optimize(objective, n_trials=max_asks, timeout=timeout, show_progress_bar=progress,
+                               callbacks=[*stop, *callbacks], gc_after_trial=False)
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     trial_archs = np.array([problem.arch_of_params(t.params) for t in trials], np.int64)
     return SearchResult(
@@ -774,7 +847,7 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
         n_trials=len(trials), n_unique=int(np.unique(trial_archs).size),
         sampler=sampler if isinstance(sampler, str) else type(sampler).__name__,
         study_name=study.study_name, storage=storage_kind(storage), seed=seed,
-        elapsed_s=time.perf_counter() - t0, n_new=max(remaining, 0),
+        elapsed_s=time.perf_counter() - t0, n_new=max(len(trials) - done, 0),
     )
 
 

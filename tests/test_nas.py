@@ -157,6 +157,30 @@ def test_search_is_reproducible_and_counts_unique():
     assert set(a.pareto_archs.tolist()) == set(ev[m].tolist())
 
 
+def test_revisits_are_skipped_not_counted():
+    import optuna
+    from optuna.trial import TrialState
+
+    pb = synthetic_problem(n_pos=3)  # 125 architectures: NSGA-II revisits often
+    res = nas.run_search(pb, 100, seed=0)
+    assert res.n_trials == res.n_unique == 100  # every COMPLETE trial is a distinct architecture
+    rev = nas.run_search(pb, 100, seed=0, revisit=True)
+    assert rev.n_trials == 100 and rev.n_unique < 100  # plain Optuna behaviour on request
+    # a study asked for more distinct architectures than the space holds stops when it has them all
+    full = nas.run_search(pb, 200, seed=0, sampler="random")
+    assert full.n_trials == full.n_unique == pb.n_archs
+    # the skipped proposals are PRUNED trials that name the trial they repeat
+    st = nas.open_storage(None)
+    study = optuna.create_study(storage=st, directions=list(nas.DIRECTIONS), study_name="p")
+    obj = nas._UniqueObjective(pb, study, shared=False)
+    study.enqueue_trial({f"op{p}": 0 for p in range(3)})
+    study.enqueue_trial({f"op{p}": 0 for p in range(3)})
+    study.optimize(obj, n_trials=2)
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.PRUNED]
+    assert study.trials[1].user_attrs["revisit_of"] == 0
+
+
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
 def test_other_samplers(sampler):
     res = nas.run_search(synthetic_problem(), 25, sampler=sampler, seed=0)
@@ -266,8 +290,9 @@ _WORKER = textwrap.dedent("""
     url, name, total, seed, sleep, log = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \\
         float(sys.argv[5]), sys.argv[6]
     def slow(study, trial):
-        with open(log, "a") as f:
-            f.write(f"{{trial.number}}\\n")
+        if trial.state.name == "COMPLETE":  # revisits are PRUNED and not counted
+            with open(log, "a") as f:
+                f.write(f"{{trial.number}}\\n")
         time.sleep(sleep)
     nas.run_search(synthetic_problem(), total, storage=url, study_name=name, seed=seed, callbacks=[slow],
                    population_size=10)
