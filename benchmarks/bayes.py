@@ -15,6 +15,9 @@ Parts (all by default):
   exact    fast (conditional conjugate) vs exact (joint NUTS re-fit) adaptation at n = 10
   speed    fit time and r_hat of the HELP NB201 source fit; adapt + predict time for 15,625 archs
   novelty  how the novelty grid (priors.op_count_sd) was chosen: validation devices only
+  layers   FBNet targets with layer-wise tables (fbnet-layers): adapting from n architectures' per-layer
+           latencies vs their end-to-end latencies (same architectures), n in {2, 5, 10}
+           (run it with --out docs/results/bayes_layers.md to keep bayes.md)
 Writes docs/results/bayes.md and docs/results/bayes_*.csv.  Settings of models/hier.toml were chosen
 on validation devices and leave-one-source-out, never on the targets.
 """
@@ -212,6 +215,54 @@ def part_novelty(args, log):
     log(md_table(tab) + "\n")
 
 
+def part_layers(args, log):
+    """Layer-wise vs end-to-end target measurements of the same architectures (FBNet HELP split)."""
+    from latxfer.evaluate import score
+
+    fb = latxfer.get_split("fbnet", "help")
+    ds = latxfer.load_dataset("fbnet-help")
+    lay = latxfer.load_dataset("fbnet-layers")
+    m = cached_hier_fit(OUT / "fbnet_help_hier.zarr", ds.latx.select(fb.source))
+    targets = [t for t in fb.target if t in lay.latx.devices]
+    rows = []
+    for t in targets:
+        y = ds.latency.sel(device=t).values
+        L = lay.latency.sel(device=t).sel(arch=ds.arch.values).values
+        inter = float(lay["intercept_ms"].sel(device=t))
+        pool = ds.latx.measured(t)
+        for n in (2, 5, 10):
+            for seed in range(args.layer_seeds):
+                a = measured_sample(pool, t, n, seed)
+                pos = np.searchsorted(ds.arch.values, a)
+                arms = [("end-to-end", m.adapt, (a, y[pos]), {}),
+                        ("layers + intercept", m.adapt_layers, (a, L[pos]), {"intercept_ms": inter}),
+                        ("layers only", m.adapt_layers, (a, L[pos]), {})]
+                for arm, fn, fargs, kw in arms:
+                    t0 = time.perf_counter()
+                    post = fn(*fargs, device=t, rng=seed, **kw).posterior
+                    sec = time.perf_counter() - t0
+                    un = np.ones(len(y), bool)
+                    un[pos] = False
+                    lo, hi = np.quantile(post.draws_ms[:, un], [0.05, 0.95], axis=0)
+                    sc = score(post.mean_fn_ms.mean(0)[un], y[un], lower=lo, upper=hi)
+                    rows.append({"target": t, "n": n, "seed": seed, "observations": arm, "srcc": sc["srcc"],
+                                 "srcc_trimmed": sc["srcc_trimmed"], "coverage": sc.get("coverage", np.nan),
+                                 "seconds": sec})
+        print(f"layers: {t} done", file=sys.stderr, flush=True)
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "bayes_layers.csv", index=False)
+    log(f"## Layer-wise target measurements (FBNet HELP split, {args.layer_seeds} seeds)\n")
+    log("Same n architectures per seed in every arm; scores on the unmeasured architectures; "
+        "coverage of the 90% end-to-end latency interval.\n")
+    for metric in ("srcc", "srcc_trimmed", "coverage"):
+        tab = df.groupby(["observations", "n", "target"])[metric].agg(["mean", "std"])
+        tab = (tab["mean"].round(3).astype(str) + " ± " + tab["std"].round(3).astype(str)).unstack("target")
+        tab["mean"] = df.groupby(["observations", "n"])[metric].mean().round(3)
+        log(f"### {metric}\n\n" + md_table(tab) + "\n")
+    sec = df.groupby(["observations", "n"])["seconds"].mean().round(2).unstack("n")
+    log("### seconds per adaptation (mean)\n\n" + md_table(sec) + "\n")
+
+
 def part_exact(args, log):
     split = latxfer.get_split("nb201", "help")
     ds = latxfer.load_dataset("nb201-help")
@@ -275,6 +326,7 @@ def main(argv=None) -> int:
     ap.add_argument("--parts", default="nb201,psrcc,fbnet,exact,speed")
     ap.add_argument("--exact-seeds", type=int, default=2)
     ap.add_argument("--novelty-seeds", type=int, default=3)
+    ap.add_argument("--layer-seeds", type=int, default=5)
     ap.add_argument("--speed-fits", type=int, default=3)
     ap.add_argument("--fbnet-config", default="hier",
                     help="model configuration of the FBNet fits (FBNet has 176 op-cost features per device)")
@@ -297,7 +349,7 @@ def main(argv=None) -> int:
     for p in parts:
         t0 = time.perf_counter()
         {"nb201": part_nb201, "psrcc": part_psrcc, "fbnet": part_fbnet, "exact": part_exact,
-         "speed": part_speed, "novelty": part_novelty}[p](args, log)
+         "speed": part_speed, "novelty": part_novelty, "layers": part_layers}[p](args, log)
         log(f"_(part {p}: {time.perf_counter() - t0:.0f} s)_\n")
     return 0
 

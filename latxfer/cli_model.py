@@ -22,8 +22,12 @@ def _say(msg: str) -> None:
     print(f"[latxfer] {msg}", file=sys.stderr, flush=True)
 
 
-def _target(model, csv: str, allow_source: bool):
+def _target(model, csv: str, allow_source: bool, intercept_ms: float | None = None):
     """Read the target CSV and check it against the model; returns (Dataset, device, known?)."""
+    import math
+
+    import xarray as xr
+
     from latxfer.data.csvio import read_csv
     from latxfer.errors import ConfigError, LeakageError
 
@@ -32,6 +36,14 @@ def _target(model, csv: str, allow_source: bool):
     if len(devs) != 1:
         raise ConfigError(f"{csv}: holds {len(devs)} devices {devs}; a target CSV holds one new device")
     dev = devs[0]
+    if intercept_ms is not None:
+        if not ds.latx.has_layers:
+            raise ConfigError(f"--intercept-ms applies to layer-wise CSVs (with a 'layer' column); {csv} holds "
+                              "end-to-end latencies")
+        if not math.isfinite(intercept_ms):
+            raise ConfigError(f"--intercept-ms must be a finite number of ms, got {intercept_ms}")
+        ds = ds.assign(intercept_ms=xr.DataArray([float(intercept_ms)], dims=["device"],
+                                                 coords={"device": [dev]}))
     if dev in model.source_devices and not allow_source:
         raise LeakageError(
             f"{csv}: device {dev!r} is a source device of this model (its full table was used to fit it), "
@@ -46,14 +58,18 @@ def _posterior(model, args):
     if args.target_csv is None:
         _say("no --target-csv: this is the population PRIOR prediction for an unseen device (n = 0)")
         return model.adapt([], [], device="new-device", rng=args.seed), "new-device"
-    ds, dev, known = _target(model, args.target_csv, getattr(args, "treat_as_known", False))
+    ds, dev, known = _target(model, args.target_csv, getattr(args, "treat_as_known", False),
+                             getattr(args, "intercept_ms", None))
     if known:
         _say(f"{dev!r} is a source device: predicting from its fitted parameters (--treat-as-known)")
         return model.known_device(dev, rng=args.seed), dev
-    n = int(ds.latx.to_long().shape[0])
+    long = ds.latx.to_long()
+    n = int(long.shape[0])
+    what = (f"{n} layer-wise measurement(s) of {long['arch_index'].nunique()} architecture(s)"
+            if ds.latx.has_layers else f"{n} measurement(s)")
     t = time.perf_counter()
     ad = model.adapt_dataset(ds, dev, rng=args.seed)
-    _say(f"adapted to {dev!r} from {n} measurement(s) in {time.perf_counter() - t:.2f} s")
+    _say(f"adapted to {dev!r} from {what} in {time.perf_counter() - t:.2f} s")
     return ad, dev
 
 
@@ -115,8 +131,12 @@ fit_cmd.add_arguments = fit_args
 def predict_args(p) -> None:
     p.add_argument("--model", required=True, help="a model saved by `latxfer fit`")
     p.add_argument("--target-csv", default=None,
-                   help="tidy CSV device,arch_index,latency_ms of ONE new device (omit for the prior, n = 0)")
+                   help="tidy CSV device,arch_index,latency_ms of ONE new device (omit for the prior, n = 0); "
+                        "layer-wise files add layer,op (latency relative to the layer's reference op)")
     p.add_argument("--out", required=True, help="PRED.csv: one row per architecture of the space")
+    p.add_argument("--intercept-ms", type=float, default=None, metavar="MS",
+                   help="layer-wise CSVs only: the device's end-to-end latency minus the sum of its layers "
+                        "(without it the absolute latency level comes from the population prior)")
     p.add_argument("--interval", type=float, default=0.9, help="central predictive interval probability")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--treat-as-known", action="store_true",
@@ -185,6 +205,9 @@ def assess_args(p) -> None:
     p.add_argument("--threshold", type=float, default=0.9, help="SRCC that counts as strong monotonicity")
     p.add_argument("--confidence", type=float, default=0.9,
                    help="posterior probability needed to decide reuse (or adapt)")
+    p.add_argument("--intercept-ms", type=float, default=None, metavar="MS",
+                   help="layer-wise CSVs only: the device's end-to-end latency minus the sum of its layers "
+                        "(without it the absolute latency level comes from the population prior)")
     p.add_argument("--interval", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
@@ -200,7 +223,7 @@ def assess_cmd(args) -> int:
     plot = _check_plot(getattr(args, "plot", None), getattr(args, "overwrite", False))
     model = load_model(args.model)
     proxy = model.source_latency_ms(args.proxy)
-    ds, dev, _ = _target(model, args.target_csv, allow_source=False)
+    ds, dev, _ = _target(model, args.target_csv, allow_source=False, intercept_ms=args.intercept_ms)
     ad = model.adapt_dataset(ds, dev, rng=args.seed)
     r = model.posterior_srcc(proxy, ad.posterior, threshold=args.threshold, prob=args.interval)
     q = model.expected_rank_quality(ad.posterior, prob=args.interval)

@@ -74,6 +74,9 @@ def _target(model, csv):
     if dev in model.source_devices:
         raise LeakageError(f"{csv}: device {dev!r} is a source device of this model; planning measurements "
                            "for it makes no sense. Rename the device if it is another one")
+    if ds.latx.has_layers:
+        raise ConfigError(f"{csv}: holds layer-wise measurements; planning simulates end-to-end measurements, "
+                          "so give end-to-end latencies (device,arch_index,latency_ms) to `latxfer plan`")
     long = ds.latx.select([dev]).latx.to_long()
     return dev, long["arch_index"].to_numpy(), long["latency_ms"].to_numpy()
 

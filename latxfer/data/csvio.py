@@ -76,6 +76,16 @@ def _values_text(values) -> str:
     return shown + (" ..." if len(vals) > _MAX_LISTED else "")
 
 
+def _space_with_table(name: str):
+    """The space with its architecture table from the data directory, or None when that is not available."""
+    from latxfer.data.datasets import load_space
+
+    try:
+        return load_space(name)
+    except LatxferError:
+        return None
+
+
 def _get_space(space: str | None):
     if space is None or space == "unknown":
         return None
@@ -295,6 +305,26 @@ def _check(
                     line[bado].tolist(),
                 )
             )
+        # the op must be the one the architecture has at that layer (a wrong arch_index shows up here)
+        ok = ~bado & np.isfinite(layer) & arch_ok
+        if sp is not None and n_pos is not None:
+            ok &= (layer < n_pos) & (arch < sp.n_archs)
+        table_sp = sp if sp is None or sp.has_table else _space_with_table(sp.name)
+        if table_sp is not None and ok.any():
+            true_op = table_sp.ops(arch[ok].astype(np.int64))[np.arange(ok.sum()), layer[ok].astype(np.int64)]
+            wrong = np.zeros(len(df), bool)
+            wrong[np.flatnonzero(ok)] = true_op != op[ok]
+            if wrong.any():
+                problems.append(
+                    Problem(
+                        MixedSearchSpaceError,
+                        f"{path}: op {_values_text(df['op'][wrong])} at {_lines_text(line[wrong].tolist())} "
+                        f"is not the op these architectures have at that layer in {table_sp.name!r} (expected "
+                        f"{_values_text(pd.Series(true_op[wrong[np.flatnonzero(ok)]]))}): is the file of "
+                        "another search space or architecture table?",
+                        line[wrong].tolist(),
+                    )
+                )
     if problems:
         return problems, None, space
     keep = ~missing_mask

@@ -31,6 +31,7 @@ from latxfer.errors import (
     EmptyDataError,
     InsufficientDataError,
     InvalidLatencyError,
+    LatxferWarning,
     ModelFileError,
     ModelVersionError,
     UndefinedCorrelationError,
@@ -172,6 +173,7 @@ class LatencyModel(FewShotMethod):
         self.config = load_config(config, **overrides)
         self.name = self.config["model"]["name"]
         self.basis: FactorBasis | None = None
+        self._layer_map_cache = None
         self.population: dict[str, np.ndarray] | None = None
         self.posterior_tree = None
         self.source_devices: list[str] = []
@@ -270,6 +272,7 @@ class LatencyModel(FewShotMethod):
             "log_scales": np.log(scales),
         }
         self.basis, self.source_devices, self.source_scales = basis, devices, scales
+        self._layer_map_cache = None
         self.source_latency = Y  # (D, A) ms over basis.archs, NaN = not measured / not used
         model = build_graph(cfg["model"]["variant"], priors=cfg["priors"], **self._fit_data)
         t1 = time.perf_counter()
@@ -452,12 +455,15 @@ class LatencyModel(FewShotMethod):
         w = np.exp(log_z - log_z.max())
         return dict(zip(grid, (w / w.sum()).tolist(), strict=True))
 
-    def _adapt_fast(self, pos, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Conjugate update over posterior draws, averaged over the novelty grid by evidence."""
+    def _adapt_fast(self, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Conjugate update over posterior draws, averaged over the novelty grid by evidence.
+
+        ``Z`` holds one design row per observation: ``[1, F, Q]`` of an architecture for an end-to-end
+        latency, a row of :meth:`layer_map` for a layer-wise one.
+        """
         S_all = len(self.population["intercept_mu"])
         S = min(self.config["adapt"]["n_draws"], S_all)
         sel = rng.permutation(S_all)[:S]
-        Z = self.basis.design(pos)
         grid = self._novelty_grid()
         if len(grid) == 1:
             res = self._run_fast(np.sort(sel), grid[0], Z, y, rng)
@@ -498,8 +504,8 @@ class LatencyModel(FewShotMethod):
         """Noise sd (scaled units) from log sigma, with the configured floor (as in the graph)."""
         return np.sqrt(np.exp(2 * np.asarray(log_sigma)) + self._sigma_floor**2)
 
-    def _predictive(self, theta, scale, sigma, device, archs_meas, y_meas, rng, label, info):
-        Z = self.basis.design()
+    def _predictive(self, theta, scale, sigma, device, archs_meas, y_meas, rng, label, info, design=None):
+        Z = self.basis.design() if design is None else design
         fn = scale[:, None] * (theta @ Z.T)  # (S, A) ms, noise-free latency function
         draws = fn + (scale * sigma)[:, None] * rng.standard_normal(fn.shape)
         floor = self.config["adapt"]["floor_ms"]
@@ -546,7 +552,7 @@ class LatencyModel(FewShotMethod):
         label = "posterior" if len(y) else "prior (no target measurement)"
         extra: dict = {}
         if method == "fast":
-            theta, scale, sigma, extra = self._adapt_fast(pos, y, rng)
+            theta, scale, sigma, extra = self._adapt_fast(self.basis.design(pos), y, rng)
         elif method == "exact":
             theta, scale, sigma = self._adapt_exact(pos, y, rng, progress)
         else:
@@ -592,16 +598,150 @@ class LatencyModel(FewShotMethod):
         keep = np.sort(rng.choice(S, n_keep, replace=False))
         return theta[keep], np.exp(pop["target_log_scale"][keep]), self._noise_sd(pop["target_log_sigma"][keep])
 
+    # ------------------------------------------------------------------------ layer-wise targets
+    def layer_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """Linear map from a device's coefficients to its per-layer op costs.
+
+        A device's latency function over the space is ``Z theta`` (``Z = [1, F, Q]``, scaled units).  Its
+        additive part is ``c + sum_l beta(l, op_l)`` with ``beta`` in the space's reference coding (each
+        layer's cost relative to its reference op: ``skip`` for FBNet, the convention of the layer tables).
+        ``[c, beta] = B theta`` with ``B`` the least-squares projection of ``Z`` on ``[1, X]``; since the
+        encoding lies in the span of ``Z``, ``B`` is exact for every additive device.
+
+        Returns
+        -------
+        B : numpy.ndarray
+            ``(1 + n_features, 1 + K + P)``: row 0 maps to the intercept ``c``, row ``1 + j`` to feature ``j``.
+        col : numpy.ndarray
+            ``(n_positions, n_codes)`` feature index of (layer, op code); -1 for the reference op (cost 0).
+        """
+        self._require_fit()
+        if getattr(self, "_layer_map_cache", None) is None:
+            from latxfer.data.datasets import load_space
+
+            space = load_space(self.space_name)
+            if not hasattr(space, "position_dim") or space.position_dim != D.LAYER:
+                raise ConfigError(f"layer-wise measurements need a layer-structured space; "
+                                  f"{self.space_name!r} is not one")
+            coding = self.config["model"]["coding"]
+            if coding != "reference":
+                raise ConfigError(f"layer-wise adaptation needs the reference coding, the model uses {coding!r}")
+            X = space.encode(self.basis.archs, "reference")
+            B, *_ = np.linalg.lstsq(np.c_[np.ones(len(X)), X], self.basis.design(), rcond=None)
+            factors = space._factors()
+            n_codes = 1 + max(max(f.levels) for f in factors)
+            col = np.full((len(factors), n_codes), -1, np.int64)
+            j = 0
+            for i, f in enumerate(factors):
+                for code in f.levels:
+                    if code != f.reference:
+                        col[i, code] = j
+                        j += 1
+            self._layer_map_cache = (B, col, space, np.c_[np.ones(len(X)), X] @ B)
+        B, col = self._layer_map_cache[:2]
+        return B, col
+
+    def _layer_rows(self, archs, layer_ms, intercept_ms):
+        """Design rows and values of layer-wise measurements (reference-op rows checked and dropped)."""
+        archs = np.atleast_1d(np.asarray(archs, np.int64))
+        Y = np.atleast_2d(np.asarray(layer_ms, float))
+        B, col = self.layer_map()
+        space = self._layer_map_cache[2]
+        if Y.shape != (len(archs), col.shape[0]):
+            raise ConfigError(f"layer latencies must be (n_archs, {col.shape[0]} layers); got {Y.shape} for "
+                              f"{len(archs)} architecture(s)")
+        self.basis.positions(archs)  # UnknownArchitectureError naming them
+        codes = space._factor_codes(archs)
+        lay_idx = np.broadcast_to(np.arange(col.shape[0]), Y.shape)
+        feat = col[lay_idx, codes]
+        obs = np.isfinite(Y)
+        bad = obs & (np.abs(Y) > 1e3 * np.finfo(float).eps * np.nanmax(np.abs(Y), initial=1.0)) & (feat < 0)
+        if bad.any():
+            a, lay_i = np.argwhere(bad)[0]
+            raise InvalidLatencyError(
+                f"layer-wise latencies are relative to each layer's reference op (the layer tables' "
+                f"convention: end-to-end = sum of layers + intercept); architecture {archs[a]} layer {lay_i} has "
+                f"the reference op but {Y[a, lay_i]:g} ms ({int(bad.sum())} such cell(s))"
+            )
+        use = obs & (feat >= 0)
+        Z = B[1 + feat[use]]
+        y = Y[use]
+        if intercept_ms is not None:
+            if not np.isfinite(intercept_ms):
+                raise InvalidLatencyError(f"the intercept must be finite, got {intercept_ms}")
+            Z, y = np.vstack([B[:1], Z]), np.r_[float(intercept_ms), y]
+        return archs, Y, Z, y
+
+    def adapt_layers(self, archs, layer_ms, *, intercept_ms: float | None = None, device: str = "target",
+                     rng=None) -> AdaptedLatency:
+        """Posterior of a new device from layer-wise measurements (fast path).
+
+        Parameters
+        ----------
+        archs : array of int
+            ``(n,)`` measured architectures.
+        layer_ms : array
+            ``(n, n_layers)`` per-layer latency in ms, relative to each layer's reference op (FBNet:
+            ``skip``), as in ``fbnet-layers``; NaN = layer not measured.  Reference-op cells must be 0.
+        intercept_ms : float, optional
+            The device's end-to-end latency minus the sum of its layers (``intercept_ms`` of the layer
+            tables).  Without it the ranking is as good, but absolute latency leans on the population prior.
+
+        Every observed non-reference layer cell is an observation ``y / s = B[feature] theta + noise`` of
+        the device's coefficients (see :meth:`layer_map`), so n architectures give up to ``n x n_layers``
+        observations; the update is the fast path's, in coefficient space.  Layer tables are additive by
+        definition, so the predicted latency function is the additive part ``[1, X] B theta``.  An architecture counts as
+        *measured* when all its layers and the intercept are known (its end-to-end latency is then known).
+        """
+        rng = np.random.default_rng(rng)
+        t0 = time.perf_counter()
+        archs, Y, Z, y = self._layer_rows(archs, layer_ms, intercept_ms)
+        if intercept_ms is None and len(y):
+            warnings.warn(LatxferWarning(
+                "layer-wise measurements without the device's intercept (end-to-end minus the sum of layers): "
+                "the ranking uses the layers, but the absolute latency level comes from the population prior "
+                "and its intervals are only as good as that prior (pass intercept_ms / --intercept-ms)"),
+                stacklevel=2)
+        theta, scale, sigma, extra = self._adapt_fast(Z, y, rng)
+        full = np.isfinite(Y).all(axis=1) if intercept_ms is not None else np.zeros(len(archs), bool)
+        e2e = Y[full].sum(axis=1) + (intercept_ms if intercept_ms is not None else 0.0)
+        info = {"model": self.name, "method": "fast", "n": int(len(archs)), "n_layer_obs": int(len(y)),
+                "observations": "layer-wise", "adapt_seconds": time.perf_counter() - t0, **extra}
+        label = ("prior (no target measurement)" if not len(y) else "posterior (layer-wise measurements)"
+                 if intercept_ms is not None else "posterior (layer-wise measurements; level from the prior)")
+        # layer tables are additive by definition (end-to-end = sum of layers + intercept), so the device's
+        # latency function is the additive part of Z theta: [1, X] B theta
+        post = self._predictive(theta, scale, sigma, device, archs[full], e2e, rng, label, info,
+                                design=self._layer_map_cache[3])
+        post.info["total_seconds"] = time.perf_counter() - t0
+        return AdaptedLatency(post)
+
     def adapt_dataset(self, target: xr.Dataset, device: str | None = None, **kw) -> AdaptedLatency:
-        """:meth:`adapt` from a latency Dataset holding (at least) the target device."""
-        if target.latx.has_layers:
-            raise ConfigError("layer-wise target measurements are not supported yet: give end-to-end "
-                              "latencies (device, arch_index, latency_ms)")
+        """:meth:`adapt` from a latency Dataset holding (at least) the target device.
+
+        Layer-wise data (a ``layer`` dim, as ``fbnet-layers`` or a CSV with ``layer, op`` columns) go to
+        :meth:`adapt_layers`, with the Dataset's ``intercept_ms`` when it has one.
+        """
         devs = target.latx.devices
         if device is None:
             if len(devs) != 1:
                 raise ConfigError(f"the target data hold {len(devs)} devices {devs}; name one")
             device = devs[0]
+        if target.latx.has_layers:
+            if kw.get("method", "fast") != "fast":
+                raise ConfigError("layer-wise target measurements use the fast path (method='fast'); the exact "
+                                  "re-fit takes end-to-end latencies")
+            lat = target[D.LATENCY].sel({D.DEVICE: device})
+            keep = np.isfinite(lat.values).any(axis=1)
+            if not keep.any():
+                raise EmptyDataError(f"no layer-wise measurement of device {device!r} in the target data")
+            inter = None
+            if "intercept_ms" in target:
+                inter = float(target["intercept_ms"].sel({D.DEVICE: device}))
+            kw.pop("method", None)
+            kw.pop("progress", None)
+            return self.adapt_layers(lat[D.ARCH].values[keep], lat.values[keep], intercept_ms=inter,
+                                     device=device, **kw)
         long = target.latx.select([device]).latx.to_long()
         if len(long) == 0:
             raise EmptyDataError(f"no measurement of device {device!r} in the target data")

@@ -50,9 +50,14 @@ def test_read_gzip_and_all_archs(tmp_path):
 
 
 def test_layer_csv(tmp_path):
-    p = write(tmp_path, "device,arch_index,layer,op,latency_ms\nd,0,0,3,0.5\nd,0,1,8,0.0\nd,1,0,1,0.2\n")
+    # fbnet/archs.csv: arch 0 has ops 7, 8 at layers 0, 1; arch 1 has op 5 at layer 0
+    p = write(tmp_path, "device,arch_index,layer,op,latency_ms\nd,0,0,7,0.5\nd,0,1,8,0.0\nd,1,0,5,0.2\n")
     ds = latxfer.read_csv(p, space="fbnet")
     assert ds.latency.dims == ("device", "arch", "layer")
+    # an op the architecture does not have at that layer (a wrong arch_index, another table): refused
+    p = write(tmp_path, "device,arch_index,layer,op,latency_ms\nd,0,0,7,0.5\nd,1,0,3,0.2\n", "w.csv")
+    with pytest.raises(MixedSearchSpaceError, match=r"w.csv: op '3' at line 3 is not the op .* \(expected '5'\)"):
+        latxfer.read_csv(p, space="fbnet")
 
 
 def test_missing_file(tmp_path):

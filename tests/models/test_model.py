@@ -321,3 +321,138 @@ def test_exact_adaptation_agrees_with_fast(fitted, nb201_help):
     from scipy.stats import spearmanr
 
     assert spearmanr(ex.mean(True), fa.mean(True))[0] > 0.95
+
+
+# ------------------------------------------------------------------------------------------ layer-wise targets
+def test_lowrank_update_is_the_dense_update():
+    """Many observations (layer-wise data) take the coefficient-space path: same evidence, same posterior."""
+    from latxfer.models import conjugate as cj
+
+    rng = np.random.default_rng(0)
+    M, R, n, S = 8, 10, 70, 300
+    Z = np.c_[np.ones(n), rng.normal(size=(n, M - 1))]
+    m0, L0 = rng.normal(size=M), np.tril(rng.normal(size=(M, R))) * 0.5
+    y = 3.0 * (Z @ (m0 + L0 @ rng.normal(size=R)) + 0.2 * rng.normal(size=n))
+    args = (Z, y, np.tile(m0, (S, 1)), np.tile(L0, (S, 1, 1)), np.full(S, np.log(2.0)), np.ones(S),
+            np.full(S, np.log(0.3)), np.ones(S))
+    assert n > max(R, cj._LOWRANK_MIN_N)
+    low = adapt_draws(*args, np.random.default_rng(1))
+    try:
+        cj._LOWRANK_MIN_N, keep = 10**9, cj._LOWRANK_MIN_N
+        dense = adapt_draws(*args, np.random.default_rng(1))
+    finally:
+        cj._LOWRANK_MIN_N = keep
+    np.testing.assert_allclose(low["log_evidence"], dense["log_evidence"], rtol=1e-8)
+    np.testing.assert_allclose(low["scale"].mean(), dense["scale"].mean(), rtol=2e-3)
+    sd = dense["theta"].std(0)
+    assert np.all(np.abs(low["theta"].mean(0) - dense["theta"].mean(0)) < 0.3 * sd)
+    np.testing.assert_allclose(low["theta"].std(0), sd, rtol=0.2)
+
+
+@pytest.fixture(scope="module")
+def fitted_fbnet(fbnet_help):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LatencyModel(TINY).fit(fbnet_help.latx.select(["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]),
+                                      seed=3)
+
+
+def test_layer_map_reproduces_an_additive_device(fitted_fbnet, fbnet_layers):
+    """B maps coefficients to per-layer costs: a lookup-table device fitted on Z has exactly its layer costs."""
+    m = fitted_fbnet
+    B, col = m.layer_map()
+    e2e = fbnet_layers.latx.end_to_end().sel(device="fpga").sel(arch=m.basis.archs).values
+    theta, *_ = np.linalg.lstsq(m.basis.design(), e2e, rcond=None)
+    lay = fbnet_layers.latency.sel(device="fpga").sel(arch=m.basis.archs[:50]).values
+    ops = fbnet_layers["ops"].sel(arch=m.basis.archs[:50]).values
+    feat = col[np.arange(col.shape[0])[None, :], ops]
+    pred = np.where(feat >= 0, (B @ theta)[1 + np.maximum(feat, 0)], 0.0)
+    np.testing.assert_allclose(pred, lay, atol=1e-6 * np.abs(lay).max())
+    np.testing.assert_allclose((B @ theta)[0], float(fbnet_layers["intercept_ms"].sel(device="fpga")),
+                               atol=1e-6 * np.abs(lay).max())
+
+
+def test_adapt_layers(fitted_fbnet, fbnet_layers):
+    m = fitted_fbnet
+    lay = fbnet_layers.latency.sel(device="eyeriss")
+    inter = float(fbnet_layers["intercept_ms"].sel(device="eyeriss"))
+    archs = np.array([3, 77, 1200, 4001])
+    L = lay.sel(arch=archs).values
+    post = m.adapt_layers(archs, L, intercept_ms=inter, device="eyeriss", rng=0).posterior
+    n_cells = int((fbnet_layers["ops"].sel(arch=archs).values != 8).sum())
+    assert post.info["n_layer_obs"] == n_cells + 1 and post.info["observations"] == "layer-wise"
+    assert "layer-wise" in post.label and post.n_measured == len(archs)
+    e2e = L.sum(axis=1) + inter
+    np.testing.assert_allclose(post.measured_ms[post.positions(archs)], e2e)
+    # the layer-wise fit pins the measured architectures' noise-free latency (an exact sum on eyeriss)
+    fn = post.mean(noise_free=True)[post.positions(archs)]
+    assert np.all(np.abs(fn - e2e) < 0.05 * e2e)
+    # without the intercept nothing is "measured" end to end, but the same Dataset path works
+    sub = fbnet_layers.latx.select(["eyeriss"]).sel(arch=archs).drop_vars("intercept_ms")
+    with pytest.warns(UserWarning, match="without the device's intercept"):
+        p2 = m.adapt_dataset(sub, rng=0).posterior
+    assert p2.n_measured == 0 and p2.info["n_layer_obs"] == n_cells
+    with pytest.raises(ConfigError, match="fast path"):
+        m.adapt_dataset(sub, method="exact")
+
+
+def test_adapt_layers_bad_input(fitted_fbnet, fbnet_layers, fitted):
+    m = fitted_fbnet
+    ops = fbnet_layers["ops"].sel(arch=[5]).values[0]
+    L = fbnet_layers.latency.sel(device="fpga").sel(arch=[5]).values.copy()
+    skip_layer = int(np.flatnonzero(ops == 8)[0])
+    L[0, skip_layer] = 1.5
+    with pytest.raises(InvalidLatencyError, match=rf"architecture 5 layer {skip_layer} .*reference op"):
+        m.adapt_layers([5], L)
+    with pytest.raises(ConfigError, match="22 layers"):
+        m.adapt_layers([5], L[:, :10])
+    with pytest.raises(UnknownArchitectureError):
+        m.adapt_layers([99999], np.zeros((1, 22)))
+    with pytest.raises(ConfigError, match="layer-structured"):
+        fitted.adapt_layers([1], np.zeros((1, 6)))
+
+
+def test_cli_predict_from_a_layer_csv(fitted_fbnet, fbnet_layers, tmp_path, capsys):
+    import pandas as pd
+
+    from latxfer.cli import main
+
+    model = fitted_fbnet.save(tmp_path / "fb.zarr")
+    archs = [3, 77, 1200]
+    lay = fbnet_layers.latency.sel(device="eyeriss", arch=archs).values
+    ops = fbnet_layers["ops"].sel(arch=archs).values
+    rows = [{"device": "my-asic", "arch_index": a, "layer": i, "op": int(ops[j, i]), "latency_ms": lay[j, i]}
+            for j, a in enumerate(archs) for i in range(lay.shape[1])]
+    csv = tmp_path / "lay.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    out = tmp_path / "pred.csv"
+    with pytest.warns(UserWarning, match="without the device's intercept"):
+        assert main(["predict", "--model", str(model), "--target-csv", str(csv), "--out", str(out)]) == 0
+    io = capsys.readouterr()
+    assert "66 layer-wise measurement(s) of 3 architecture(s)" in io.err and "level from the prior" in io.out
+    df = pd.read_csv(out)
+    assert len(df) == len(fitted_fbnet.basis.archs) and np.isfinite(df[["mean_ms", "lower_ms", "upper_ms"]]).all().all()
+    # with the intercept the three architectures are measured end to end
+    inter = float(fbnet_layers["intercept_ms"].sel(device="eyeriss"))
+    out2 = tmp_path / "pred2.csv"
+    assert main(["predict", "--model", str(model), "--target-csv", str(csv), "--out", str(out2),
+                 "--intercept-ms", str(inter)]) == 0
+    df2 = pd.read_csv(out2).set_index("arch_index")
+    assert df2["measured"].sum() == 3
+    np.testing.assert_allclose(df2.loc[archs, "mean_ms"], lay.sum(axis=1) + inter, rtol=0.05)
+    # an op that is not the architecture's op at that layer: the file names line and expected op
+    bad = pd.DataFrame(rows)
+    bad.loc[0, "op"] = (bad.loc[0, "op"] + 1) % 8
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model), "--target-csv", str(tmp_path / "bad.csv"), "--out",
+                 str(tmp_path / "p3.csv")]) == 2
+    assert "is not the op these architectures have at that layer" in capsys.readouterr().err
+    # --intercept-ms with an end-to-end CSV, and planning from layer-wise data, are refused
+    e2e = tmp_path / "e2e.csv"
+    pd.DataFrame({"device": "my-asic", "arch_index": archs, "latency_ms": lay.sum(axis=1) + inter}).to_csv(e2e)
+    assert main(["predict", "--model", str(model), "--target-csv", str(e2e), "--out", str(tmp_path / "p4.csv"),
+                 "--intercept-ms", "1"]) == 2
+    assert "applies to layer-wise CSVs" in capsys.readouterr().err
+    assert main(["plan", "--model", str(model), "--target-csv", str(csv), "--goal", "srcc>=0.9"]) == 2
+    assert "planning simulates end-to-end measurements" in capsys.readouterr().err
