@@ -15,6 +15,8 @@ Parts (all by default):
   exact    fast (conditional conjugate) vs exact (joint NUTS re-fit) adaptation at n = 10
   speed    fit time and r_hat of the HELP NB201 source fit; adapt + predict time for 15,625 archs
   novelty  how the novelty grid (priors.op_count_sd) was chosen: validation devices only
+  mixture  how the near-source mixture prior (priors.source_shrink / source_weight) was chosen: HELP NB201
+           validation devices, leave-one-source-out (pixel3, samsung_s7), FBNet GPUs from phone/CPU sources
   layers   FBNet targets with layer-wise tables (fbnet-layers): adapting from n architectures' per-layer
            latencies vs their end-to-end latencies (same architectures), n in {2, 5, 10}
            (run it with --out docs/results/bayes_layers.md to keep bayes.md)
@@ -215,6 +217,66 @@ def part_novelty(args, log):
     log(md_table(tab) + "\n")
 
 
+MIXTURE_SETTINGS = {"off": (0.0, 0.0), "shrink 0.1": (0.1, 0.5), "shrink 0.3 (default)": (0.3, 0.5),
+                    "shrink 0.5": (0.5, 0.5), "shrink 0.3, weight 0.2": (0.3, 0.2)}
+
+
+def _mixture_cases(m, ds, targets, proxies, ns, seeds, label, rows):
+    from scipy.stats import spearmanr
+
+    from latxfer.evaluate import score
+
+    Y = {d: ds.latency.sel(device=d).values for d in set(targets) | set(proxies)}
+    true = {(p, t): spearmanr(Y[p], Y[t])[0] for p in proxies for t in targets}
+    for setting, (shrink, w) in MIXTURE_SETTINGS.items():
+        m.config["priors"].update(source_shrink=shrink, source_weight=w)
+        for t in targets:
+            pool = ds.latx.measured(t)
+            for seed in range(seeds):
+                for n in ns:
+                    a = measured_sample(pool, t, n, seed)
+                    post = m.adapt(a, Y[t][a], device=t, rng=seed).posterior
+                    un = ~post.measured
+                    lo, hi = np.quantile(post.draws_ms[:, un], [0.05, 0.95], axis=0)
+                    sc = score(post.mean(noise_free=True)[un], Y[t][un], lower=lo, upper=hi)
+                    cov = [float(lo_ <= true[(p, t)] <= hi_) for p in proxies
+                           for lo_, hi_ in [m.posterior_srcc(Y[p], post).interval]]
+                    rows.append({"case": label, "setting": setting, "device": t, "seed": seed, "n": n,
+                                 "srcc": sc["srcc"], "srcc_trimmed": sc["srcc_trimmed"], "coverage": sc["coverage"],
+                                 "psrcc_coverage": np.mean(cov),
+                                 "population_weight": post.info.get("population_weight", 1.0)})
+
+
+def part_mixture(args, log):
+    """How the mixture prior was chosen: validation devices, leave-one-source-out, held-out GPUs."""
+    nb = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    rows: list = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = LatencyModel("hier").fit(ds.latx.select(nb.source), seed=0)
+        _mixture_cases(m, ds, nb.validation, nb.source, (5, 10, 20), args.mixture_seeds, "HELP NB201 validation", rows)
+        for out in ("pixel3", "samsung_s7"):
+            src = [d for d in nb.source if d != out]
+            m = LatencyModel("hier").fit(ds.latx.select(src), seed=0)
+            _mixture_cases(m, ds, [out], src, (5, 10, 20), args.mixture_seeds, "NB201 leave-one-source-out", rows)
+        fb = latxfer.load_dataset("fbnet-help")
+        src = ["essential_ph_1", "gold_6226", "gold_6240", "pixel3", "raspi4"]
+        m = LatencyModel("hier").fit(fb.latx.select(src), seed=0)
+        _mixture_cases(m, fb, ["titanx_32", "1080ti_64", "titanxp_64", "titanx_1"], src, (10, 20), args.mixture_seeds,
+                       "FBNet GPUs from phone/CPU sources", rows)
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "bayes_mixture.csv", index=False)
+    log(f"## Choosing the mixture prior (validation devices only, {args.mixture_seeds} seeds)\n")
+    log("SRCC on unmeasured architectures / HELP-trimmed / 90% per-architecture coverage / coverage of the 90% "
+        "posterior_srcc interval (every source as proxy) / posterior weight of the population component.\n")
+    for case in df.case.unique():
+        tab = (df[df.case == case].groupby(["setting", "n"])
+               [["srcc", "srcc_trimmed", "coverage", "psrcc_coverage", "population_weight"]].mean().round(4))
+        tab = tab.reindex(list(MIXTURE_SETTINGS), level=0)
+        log(f"### {case}\n\n" + md_table(tab) + "\n")
+
+
 def part_layers(args, log):
     """Layer-wise vs end-to-end target measurements of the same architectures (FBNet HELP split)."""
     from latxfer.evaluate import score
@@ -327,6 +389,7 @@ def main(argv=None) -> int:
     ap.add_argument("--exact-seeds", type=int, default=2)
     ap.add_argument("--novelty-seeds", type=int, default=3)
     ap.add_argument("--layer-seeds", type=int, default=5)
+    ap.add_argument("--mixture-seeds", type=int, default=3)
     ap.add_argument("--speed-fits", type=int, default=3)
     ap.add_argument("--fbnet-config", default="hier",
                     help="model configuration of the FBNet fits (FBNet has 176 op-cost features per device)")
@@ -349,7 +412,8 @@ def main(argv=None) -> int:
     for p in parts:
         t0 = time.perf_counter()
         {"nb201": part_nb201, "psrcc": part_psrcc, "fbnet": part_fbnet, "exact": part_exact,
-         "speed": part_speed, "novelty": part_novelty, "layers": part_layers}[p](args, log)
+         "speed": part_speed, "novelty": part_novelty, "layers": part_layers,
+         "mixture": part_mixture}[p](args, log)
         log(f"_(part {p}: {time.perf_counter() - t0:.0f} s)_\n")
     return 0
 

@@ -42,6 +42,10 @@ DEFAULT_CONFIG: dict = {
         # latency sd per unit-sd op count); a list is a uniform hyperprior grid, weighted per target by
         # the evidence of its measurements (0 = off)
         "op_count_sd": 0.0,
+        # mixture prior: a new device may be near one source (prior sd = source_shrink x the population's
+        # around that source's coefficients); source_weight = total prior mass of those components (0 = off)
+        "source_shrink": 0.0,
+        "source_weight": 0.0,
         "sigma_floor": 1e-3,  # noise sd never below 0.1% of the device scale (exact lookup-table sums)
     },
     "sampler": {
@@ -114,6 +118,11 @@ def _validate(cfg: dict) -> dict:
         raise ConfigError(f"priors.op_count_sd {nov!r}: expected a number >= 0 or a non-empty list of them")
     if len(set(grid)) != len(grid):
         raise ConfigError(f"priors.op_count_sd {nov!r}: grid values must be distinct")
+    pr = cfg["priors"]
+    if not (isinstance(pr["source_shrink"], (int, float)) and pr["source_shrink"] >= 0):
+        raise ConfigError(f"priors.source_shrink must be a number >= 0, got {pr['source_shrink']!r}")
+    if not (isinstance(pr["source_weight"], (int, float)) and 0 <= pr["source_weight"] < 1):
+        raise ConfigError(f"priors.source_weight must be in [0, 1), got {pr['source_weight']!r}")
     if not 0 < cfg["adapt"]["interval"] < 1:
         raise ConfigError(f"adapt.interval must be in (0, 1), got {cfg['adapt']['interval']}")
     return cfg

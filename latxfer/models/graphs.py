@@ -74,7 +74,8 @@ def build_graph(
     target : dict, optional
         Exact adaptation: ``{"F": (n, K), "Q": (n, P), "y": (n,) latency in ms}`` of a new device whose
         scale is a parameter; adds ``target_*`` variables.  An optional ``"G": (n, G)`` adds the novelty
-        term ``G . target_novelty`` with standard normal coefficients (the prior sd folded into ``G``).
+        term ``G . target_novelty`` with standard normal coefficients (the prior sd folded into ``G``); an
+        optional ``"near": (d, shrink)`` centres the target's prior on source ``d`` (hierarchical only).
 
     Returns
     -------
@@ -140,9 +141,21 @@ def build_graph(
 
         if target is not None:
             t_log_scale = pm.Normal("target_log_scale", log_scale_mu, log_scale_sd)
-            t_intercept = pm.Normal("target_intercept", intercept_mu, intercept_sd)
             t_log_sigma = pm.Normal("target_log_sigma", log_sigma_mu, log_sigma_sd)
-            if variant == "hierarchical":
+            near = target.get("near")
+            if near is not None and variant == "hierarchical":
+                # mixture component "near source d": centred on d's coefficients, population spread x shrink
+                d, c = int(near[0]), float(near[1])
+                t_intercept = pm.Normal("target_intercept", intercept[d], c * intercept_sd)
+                if K > 1:
+                    t_loading = pm.MvNormal("target_loading", loading[d], chol=c * chol, dims="factor")
+                elif K == 1:
+                    t_loading = pm.Normal("target_loading", loading[d], c * lsd, dims="factor")
+                else:
+                    t_loading = pt.zeros(0)
+                t_op = pm.Normal("target_op_cost", op_cost[d], c * op_cost_tau, dims="feature")
+            elif variant == "hierarchical":
+                t_intercept = pm.Normal("target_intercept", intercept_mu, intercept_sd)
                 if K > 1:
                     t_loading = pm.MvNormal("target_loading", loading_mu, chol=chol, dims="factor")
                 elif K == 1:
@@ -151,8 +164,10 @@ def build_graph(
                     t_loading = pt.zeros(0)
                 t_op = pm.Normal("target_op_cost", op_cost_mu, op_cost_tau, dims="feature")
             elif variant == "pooled":
+                t_intercept = pm.Normal("target_intercept", intercept_mu, intercept_sd)
                 t_loading, t_op = loading, op_cost
             else:
+                t_intercept = pm.Normal("target_intercept", intercept_mu, intercept_sd)
                 t_loading = pm.Normal("target_loading", 0.0, priors.get("unpooled_loading_sd", 2.0),
                                       dims="factor")
                 t_op = pm.Normal("target_op_cost", 0.0, priors.get("unpooled_op_cost_sd", 1.0),

@@ -455,8 +455,52 @@ class LatencyModel(FewShotMethod):
         w = np.exp(log_z - log_z.max())
         return dict(zip(grid, (w / w.sum()).tolist(), strict=True))
 
+    def _source_prior(self, sel, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prior of a new device *near source d*: centred on d's coefficients, population covariance shrunk."""
+        pop, K, P = self.population, self.basis.K, self.basis.P
+        mean, chol = self._prior_blocks(sel, 0.0)
+        mean = mean.copy()
+        mean[:, 0] = pop["intercept"][sel, d]
+        lo, oc = pop["loading"][sel], pop["op_cost"][sel]
+        if K:
+            mean[:, 1:1 + K] = lo[:, d] if lo.ndim == 3 else lo
+        if P:
+            mean[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
+        return mean, float(self.config["priors"]["source_shrink"]) * chol
+
+    def _components(self) -> list[tuple[str, float | int, float]]:
+        """Prior components of a new device: ``(kind, parameter, prior weight)``.
+
+        ``("population", sd, w)``: a draw from the source population with novelty sd ``sd`` (the grid
+        ``priors.op_count_sd``); ``("source", d, w)``: a device near source ``d`` (``priors.source_shrink`` x
+        the population covariance around d's coefficients), total weight ``priors.source_weight``.
+        """
+        grid = self._novelty_grid()
+        shrink = float(self.config["priors"].get("source_shrink", 0.0))
+        w_src = float(self.config["priors"].get("source_weight", 0.0)) if shrink > 0 else 0.0
+        if self.config["model"]["variant"] != "hierarchical":
+            w_src = 0.0
+        D = len(self.source_devices)
+        comps = [("population", sd, (1.0 - w_src) / len(grid)) for sd in grid]
+        if w_src > 0:
+            comps += [("source", d, w_src / D) for d in range(D)]
+        return comps
+
+    def _run_component(self, draws, comp, Z, y, rng, evidence_only=False) -> dict:
+        kind, par, _ = comp
+        if kind == "population":
+            return self._run_fast(draws, par, Z, y, rng, evidence_only)
+        pop = self.population
+        mean, chol = self._source_prior(draws, par)
+        return adapt_draws(
+            Z, y, mean, chol, pop["log_scale_mu"][draws], pop["log_scale_sd"][draws],
+            pop["log_sigma_mu"][draws], pop["log_sigma_sd"][draws], rng,
+            grid_scale=self.config["adapt"]["grid_scale"], grid_noise=self.config["adapt"]["grid_noise"],
+            sigma_floor=self._sigma_floor, evidence_only=evidence_only,
+        )
+
     def _adapt_fast(self, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Conjugate update over posterior draws, averaged over the novelty grid by evidence.
+        """Conjugate update over posterior draws, averaged over the prior components by evidence.
 
         ``Z`` holds one design row per observation: ``[1, F, Q]`` of an architecture for an end-to-end
         latency, a row of :meth:`layer_map` for a layer-wise one.
@@ -464,21 +508,31 @@ class LatencyModel(FewShotMethod):
         S_all = len(self.population["intercept_mu"])
         S = min(self.config["adapt"]["n_draws"], S_all)
         sel = rng.permutation(S_all)[:S]
-        grid = self._novelty_grid()
-        if len(grid) == 1:
-            res = self._run_fast(np.sort(sel), grid[0], Z, y, rng)
+        comps = self._components()
+        if len(comps) == 1:
+            res = self._run_component(np.sort(sel), comps[0], Z, y, rng)
             return res["theta"], res["scale"], res["sigma"], {}
-        # Bayesian model averaging over the hyperprior grid: each novelty sd gets a share of the draws
-        # proportional to its posterior weight
-        weights = self._novelty_weights(Z, y, rng, sub=np.sort(sel[:min(S, _EVIDENCE_DRAWS)]))
-        counts = rng.multinomial(S, list(weights.values()))
+        # Bayesian model averaging over the components: each gets a share of the draws proportional to its
+        # posterior weight (prior weight x marginal likelihood, averaged over population draws)
+        sub = np.sort(sel[:min(S, _EVIDENCE_DRAWS)])
+        log_z = np.array([np.log(c[2]) + np.logaddexp.reduce(
+            self._run_component(sub, c, Z, y, rng, True)["log_evidence"]) for c in comps])
+        w = np.exp(log_z - log_z.max())
+        w /= w.sum()
+        counts = rng.multinomial(S, w)
         parts, start = [], 0
-        for sd, c in zip(grid, counts, strict=True):
+        for comp, c in zip(comps, counts, strict=True):
             if c:
-                parts.append(self._run_fast(np.sort(sel[start:start + c]), sd, Z, y, rng))
+                parts.append(self._run_component(np.sort(sel[start:start + c]), comp, Z, y, rng))
                 start += c
         cat = {k: np.concatenate([p[k] for p in parts]) for k in ("theta", "scale", "sigma")}
-        info = {"novelty_weights": {f"{sd:g}": round(w, 4) for sd, w in weights.items()}}
+        pw = {f"{c[1]:g}": float(x) for c, x in zip(comps, w, strict=True) if c[0] == "population"}
+        tot = sum(pw.values())
+        info = {"novelty_weights": {k: round(v / tot, 4) if tot > 0 else 0.0 for k, v in pw.items()}}
+        if any(c[0] == "source" for c in comps):
+            info["source_weights"] = {self.source_devices[c[1]]: round(float(x), 4)
+                                      for c, x in zip(comps, w, strict=True) if c[0] == "source"}
+            info["population_weight"] = round(tot, 4)
         return cat["theta"], cat["scale"], cat["sigma"], info
 
     def _check_target(self, archs, latency_ms):
@@ -569,11 +623,19 @@ class LatencyModel(FewShotMethod):
                 "exact adaptation re-fits sources and target jointly and needs the source data: it is "
                 "available on a model fitted in this session, not on one loaded from a file"
             )
-        # the exact path re-fits with one novelty sd: the grid value of highest evidence (type-II ML)
-        weights = self._novelty_weights(self.basis.design(pos), y, rng)
-        W = self._novelty(max(weights, key=weights.get))
+        # the exact path re-fits with one prior component: the one of highest evidence (type-II ML) among
+        # the population's novelty sds and the near-source components
+        Z = self.basis.design(pos)
+        comps = self._components()
+        S_all = len(self.population["intercept_mu"])
+        sub = np.sort(rng.permutation(S_all)[:min(_EVIDENCE_DRAWS, S_all)])
+        log_z = [np.log(c[2]) + np.logaddexp.reduce(self._run_component(sub, c, Z, y, rng, True)["log_evidence"])
+                 for c in comps]
+        kind, par, _ = comps[int(np.argmax(log_z))]
+        W = self._novelty(par) if kind == "population" else None
         target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
-                  "G": None if W is None else self.basis.design(pos) @ W}
+                  "G": None if W is None else Z @ W,
+                  "near": (par, float(self.config["priors"]["source_shrink"])) if kind == "source" else None}
         model = build_graph(self.config["model"]["variant"], priors=self.config["priors"],
                             target=target, **self._fit_data)
         seed = int(rng.integers(2**31))

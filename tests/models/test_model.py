@@ -42,13 +42,17 @@ def test_graph_builds_with_finite_gradient(variant, K):
     assert np.isfinite(model.compile_logp()(ip))
 
 
-def test_graph_with_target_has_target_vars():
-    kw = _graph_inputs("hierarchical")
+@pytest.mark.parametrize(("variant", "near"), [("hierarchical", None), ("hierarchical", (1, 0.3)),
+                                               ("pooled", None), ("unpooled", None)])
+def test_graph_with_target_has_target_vars(variant, near):
+    kw = _graph_inputs(variant)
     rng = np.random.default_rng(1)
     model = build_graph(**kw, target={"F": rng.standard_normal((5, 2)), "Q": rng.standard_normal((5, 3)),
-                                      "y": np.abs(rng.standard_normal(5)) + 1})
+                                      "y": np.abs(rng.standard_normal(5)) + 1, "near": near})
     names = {v.name for v in model.free_RVs}
-    assert {"target_log_scale", "target_loading", "target_op_cost"} <= names
+    assert {"target_log_scale", "target_intercept", "target_log_sigma"} <= names
+    if variant != "pooled":
+        assert {"target_loading", "target_op_cost"} <= names
     assert np.all(np.isfinite(model.compile_dlogp()(model.initial_point())))
 
 
@@ -174,6 +178,35 @@ def _with_novelty(fitted, grid):
     m.config = copy.deepcopy(fitted.config)
     m.config["priors"]["op_count_sd"] = grid
     return m
+
+
+def test_source_mixture_finds_the_source_a_target_resembles(fitted, nb201_help):
+    """A target measured like a source: the evidence puts the weight on that source's component."""
+    import copy
+
+    m = copy.copy(fitted)
+    m.config = copy.deepcopy(fitted.config)
+    m.config["priors"].update(source_shrink=0.1, source_weight=0.5)
+    # the source's fitted latency function (the tiny test fit is too rough to recognise its raw table)
+    y = m.known_device("silver_4114", rng=0).posterior.mean(noise_free=True)
+    archs = np.random.default_rng(3).choice(15625, 15, replace=False)
+    post = m.adapt(archs, y[archs], device="silver-twin", rng=0).posterior
+    sw = post.info["source_weights"]
+    assert set(sw) == set(m.source_devices)
+    assert abs(sum(sw.values()) + post.info["population_weight"] - 1) < 1e-3
+    assert max(sw, key=sw.get) == "silver_4114" and sw["silver_4114"] > 0.5
+    assert np.all(np.isfinite(post.draws_ms))
+    # at n = 0 the prior weights speak: half on the population, the rest shared by the sources
+    prior = m.adapt([], [], rng=0).posterior
+    assert prior.info["population_weight"] == pytest.approx(0.5, abs=1e-3)
+    # without the mixture (the default of a plain config) nothing changes
+    assert "source_weights" not in fitted.adapt(archs, y[archs], rng=0).posterior.info
+
+
+@pytest.mark.parametrize(("key", "value"), [("source_shrink", -0.1), ("source_weight", 1.0), ("source_weight", "a")])
+def test_source_mixture_config_is_validated(key, value):
+    with pytest.raises(ConfigError, match=f"priors.{key}"):
+        load_config({"priors": {key: value}})
 
 
 def test_novelty_directions_are_the_op_counts_on_the_design(fitted, nb201_help):
