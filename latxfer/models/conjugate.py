@@ -84,23 +84,17 @@ def adapt_draws(
                                     sigma_floor=sigma_floor, evidence_only=evidence_only)
     V = prior_chol @ np.swapaxes(prior_chol, -1, -2)  # (S, M, M)
 
-    # quadrature over log sigma (prior nodes)
-    z_s, lw_s = _gh_nodes(grid_noise)
-    log_sig = log_sigma_mu[:, None] + log_sigma_sd[:, None] * z_s[None, :]  # (S, Gn)
-    sig2 = np.exp(2 * log_sig) + sigma_floor**2
+    sig2, lw_s = _noise_nodes(log_sigma_mu, log_sigma_sd, grid_noise, sigma_floor)
 
     # grid over log scale: prior range for n < 3, around the data's scale otherwise
-    if n >= 3 and np.std(y) > 0:
+    pred_var = None
+    if n >= 3:
         Zr = Z_obs[:, 1:]  # the intercept does not spread latencies over architectures
         Ab = np.einsum("im,smk,ik->s", Zr, V[:, 1:, 1:], Zr) / n
         spread = np.var(prior_mean[:, 1:] @ Zr.T, axis=1)
         pred_var = Ab + spread + np.exp(2 * log_sigma_mu) + sigma_floor**2
-        centre = np.log(np.std(y)) - 0.5 * np.log(np.maximum(pred_var, 1e-12))  # (S,)
-        half = 3.0
-        lo, hi = centre - half, centre + half
-    else:
-        lo = log_scale_mu - 4.5 * log_scale_sd
-        hi = log_scale_mu + 4.5 * log_scale_sd
+    lo, hi = _scale_window(n, y, pred_var, log_scale_mu, log_scale_sd)
+    uu = vv = ww = logdet = None
     if n > 0:
         A = np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs, optimize=True)  # (S, n, n)
         # A has rank <= M: with more measurements than coefficients and a tiny noise node, A + sigma^2 I
@@ -117,6 +111,53 @@ def adapt_draws(
         ww = np.einsum("sgi,sgi->sg", Lb, Lb)[..., None]
         logdet = 2 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)  # (S, Gn)
 
+    log_evidence, gi, scale = _scale_posterior(uu, vv, ww, logdet, n, lw_s, log_scale_mu, log_scale_sd, lo, hi,
+                                               rng, grid_scale=grid_scale, evidence_only=evidence_only)
+    if evidence_only:
+        return {"log_evidence": log_evidence}
+    sigma = np.sqrt(sig2[np.arange(S), gi])
+
+    # Matheron's rule: theta = theta0 + V Z' C^-1 (y/s - Z theta0 - eps)
+    theta0 = prior_mean + np.einsum("smk,sk->sm", prior_chol,
+                                    rng.standard_normal((S, prior_chol.shape[-1])))
+    if n > 0:
+        eps = sigma[:, None] * rng.standard_normal((S, n))
+        resid = y[None, :] / scale[:, None] - theta0 @ Z_obs.T - eps  # (S, n)
+        Cs = A + (sigma**2)[:, None, None] * np.eye(n)
+        sol = np.linalg.solve(Cs, resid[..., None])[..., 0]  # (S, n)
+        theta = theta0 + np.einsum("smk,ik,si->sm", V, Z_obs, sol, optimize=True)
+    else:
+        theta = theta0
+    return {"theta": theta, "scale": scale, "sigma": sigma, "log_evidence": log_evidence}
+
+
+def _noise_nodes(log_sigma_mu, log_sigma_sd, grid_noise, sigma_floor):
+    """Gauss-Hermite nodes over log sigma (prior nodes): noise variances ``(S, Gn)`` and log-weights."""
+    z_s, lw_s = _gh_nodes(grid_noise)
+    log_sig = log_sigma_mu[:, None] + log_sigma_sd[:, None] * z_s[None, :]  # (S, Gn)
+    return np.exp(2 * log_sig) + sigma_floor**2, lw_s
+
+
+def _scale_window(n, y, pred_var, log_scale_mu, log_scale_sd):
+    """Initial window of the log-scale grid (refined afterwards): around the data's scale for n >= 3
+    (``pred_var``: the prior predictive variance of the measured rows in scaled units), else the prior's."""
+    if n >= 3 and np.std(y) > 0:
+        centre = np.log(np.std(y)) - 0.5 * np.log(np.maximum(pred_var, 1e-12))
+        return centre - 3.0, centre + 3.0
+    return log_scale_mu - 4.5 * log_scale_sd, log_scale_mu + 4.5 * log_scale_sd
+
+
+def _scale_posterior(uu, vv, ww, logdet, n, lw_s, log_scale_mu, log_scale_sd, lo, hi, rng, *, grid_scale,
+                     evidence_only):
+    """Integrate log s on successive grids and pick one (noise node, scale) per draw.
+
+    ``uu, vv, ww`` ``(S, Gn, 1)`` are ``y'C^-1 y``, ``y'C^-1 b``, ``b'C^-1 b`` and ``logdet`` ``(S, Gn)`` is
+    ``log|C|`` per noise node (``C`` the covariance of the scaled measurements, ``b`` their prior mean);
+    all None when ``n = 0``.  Returns ``log_evidence`` ``(S,)`` (relative to the prior over the grid) and,
+    unless ``evidence_only``, the picked noise node ``gi`` and the scale (jittered inside its grid cell).
+    """
+    S, Gn = len(lo), len(lw_s)
+
     def log_post(log_s):
         """Unnormalised log posterior over the (noise node, scale node) grid: (S, Gn, Gs)."""
         lp_s = -0.5 * ((log_s - log_scale_mu[:, None]) / log_scale_sd[:, None]) ** 2
@@ -125,7 +166,7 @@ def adapt_draws(
             quad = uu * inv_s**2 - 2 * vv * inv_s + ww
             ll = -0.5 * quad - 0.5 * logdet[..., None] - n * log_s[:, None, :] - 0.5 * n * np.log(2 * np.pi)
         else:
-            ll = np.zeros((S, grid_noise, log_s.shape[1]))
+            ll = np.zeros((S, Gn, log_s.shape[1]))
         return ll + lw_s[None, :, None] + lp_s[:, None, :], lp_s
 
     # successive grids: each locates the posterior of log s, the last one integrates it
@@ -150,37 +191,13 @@ def adapt_draws(
     prior_mass = (np.exp(log_prior_s - log_prior_s.max(axis=1, keepdims=True))).sum(axis=1)
     log_evidence = (np.log(tot) + mx[:, 0, 0] - np.log(prior_mass) - log_prior_s.max(axis=1))
     if evidence_only:
-        return {"log_evidence": log_evidence}
+        return log_evidence, None, None
     flat = (w / tot[:, None, None]).reshape(S, -1)
     cdf = np.cumsum(flat, axis=1)
-    pick = (cdf < rng.random(S)[:, None]).sum(axis=1)
-    pick = np.minimum(pick, flat.shape[1] - 1)
+    pick = np.minimum((cdf < rng.random(S)[:, None]).sum(axis=1), flat.shape[1] - 1)
     gi, si = np.divmod(pick, grid_scale)
-    rows = np.arange(S)
-    sigma = np.sqrt(sig2[rows, gi])
-    # jitter the scale inside its grid cell
-    scale = np.exp(log_s[rows, si] + (rng.random(S) - 0.5) * step)
-
-    # Matheron's rule: theta = theta0 + V Z' C^-1 (y/s - Z theta0 - eps)
-    theta0 = prior_mean + np.einsum("smk,sk->sm", prior_chol,
-                                    rng.standard_normal((S, prior_chol.shape[-1])))
-    if n > 0:
-        eps = sigma[:, None] * rng.standard_normal((S, n))
-        resid = y[None, :] / scale[:, None] - theta0 @ Z_obs.T - eps  # (S, n)
-        Cs = A + (sigma**2)[:, None, None] * np.eye(n)
-        sol = np.linalg.solve(Cs, resid[..., None])[..., 0]  # (S, n)
-        theta = theta0 + np.einsum("smk,ik,si->sm", V, Z_obs, sol, optimize=True)
-    else:
-        theta = theta0
-    return {"theta": theta, "scale": scale, "sigma": sigma, "log_evidence": log_evidence}
-
-
-def _scale_window(n, y, Zr_var_pred, log_scale_mu, log_scale_sd):
-    """Initial window of the log-scale grid (refined afterwards)."""
-    if n >= 3 and np.std(y) > 0:
-        centre = np.log(np.std(y)) - 0.5 * np.log(np.maximum(Zr_var_pred, 1e-12))
-        return centre - 3.0, centre + 3.0
-    return log_scale_mu - 4.5 * log_scale_sd, log_scale_mu + 4.5 * log_scale_sd
+    scale = np.exp(log_s[np.arange(S), si] + (rng.random(S) - 0.5) * step)
+    return log_evidence, gi, scale
 
 
 def _adapt_draws_lowrank(Z_obs, y, prior_mean, prior_chol, log_scale_mu, log_scale_sd, log_sigma_mu,
@@ -197,9 +214,7 @@ def _adapt_draws_lowrank(Z_obs, y, prior_mean, prior_chol, log_scale_mu, log_sca
     S, M = prior_mean.shape
     R = prior_chol.shape[-1]
     n = len(y)
-    z_s, lw_s = _gh_nodes(grid_noise)
-    log_sig = log_sigma_mu[:, None] + log_sigma_sd[:, None] * z_s[None, :]
-    sig2 = np.exp(2 * log_sig) + sigma_floor**2  # (S, Gn)
+    sig2, lw_s = _noise_nodes(log_sigma_mu, log_sigma_sd, grid_noise, sigma_floor)
 
     W = np.einsum("im,smr->sir", Z_obs, prior_chol, optimize=True)  # (S, n, R)
     b = prior_mean @ Z_obs.T  # (S, n)
@@ -223,42 +238,12 @@ def _adapt_draws_lowrank(Z_obs, y, prior_mean, prior_chol, log_scale_mu, log_sca
     pred_var = np.einsum("sir,sir->s", Wr, Wr) / max(n, 1) + spread + np.exp(2 * log_sigma_mu) + sigma_floor**2
     lo, hi = _scale_window(n, y, pred_var, log_scale_mu, log_scale_sd)
 
-    def log_post(log_s):
-        lp_s = -0.5 * ((log_s - log_scale_mu[:, None]) / log_scale_sd[:, None]) ** 2
-        inv_s = np.exp(-log_s)[:, None, :]
-        quad = uu * inv_s**2 - 2 * vv * inv_s + ww
-        ll = -0.5 * quad - 0.5 * logdet[..., None] - n * log_s[:, None, :] - 0.5 * n * np.log(2 * np.pi)
-        return ll + lw_s[None, :, None] + lp_s[:, None, :], lp_s
-
-    u = (np.arange(grid_scale) + 0.5) / grid_scale
-    log_s = lo[:, None] + (hi - lo)[:, None] * u[None, :]
-    step = (hi - lo) / grid_scale
-    for _ in range(3):
-        lp, _ = log_post(log_s)
-        w = np.exp(lp - lp.max(axis=(1, 2), keepdims=True)).sum(axis=1)
-        w /= w.sum(axis=1, keepdims=True)
-        m1 = (w * log_s).sum(axis=1)
-        sd1 = np.sqrt(np.maximum((w * (log_s - m1[:, None]) ** 2).sum(axis=1), 0.0))
-        half = np.maximum(5 * sd1, 1.5 * step)
-        lo, hi = m1 - half, m1 + half
-        log_s = lo[:, None] + (hi - lo)[:, None] * u[None, :]
-        step = (hi - lo) / grid_scale
-    logpost, log_prior_s = log_post(log_s)
-    mx = logpost.max(axis=(1, 2), keepdims=True)
-    w = np.exp(logpost - mx)
-    tot = w.sum(axis=(1, 2))
-    prior_mass = (np.exp(log_prior_s - log_prior_s.max(axis=1, keepdims=True))).sum(axis=1)
-    log_evidence = (np.log(tot) + mx[:, 0, 0] - np.log(prior_mass) - log_prior_s.max(axis=1))
+    log_evidence, gi, scale = _scale_posterior(uu, vv, ww, logdet, n, lw_s, log_scale_mu, log_scale_sd, lo, hi,
+                                               rng, grid_scale=grid_scale, evidence_only=evidence_only)
     if evidence_only:
         return {"log_evidence": log_evidence}
-    flat = (w / tot[:, None, None]).reshape(S, -1)
-    cdf = np.cumsum(flat, axis=1)
-    pick = np.minimum((cdf < rng.random(S)[:, None]).sum(axis=1), flat.shape[1] - 1)
-    gi, si = np.divmod(pick, grid_scale)
-    rows = np.arange(S)
-    s2 = sig2[rows, gi]
+    s2 = sig2[np.arange(S), gi]
     sigma = np.sqrt(s2)
-    scale = np.exp(log_s[rows, si] + (rng.random(S) - 0.5) * step)
     # conditional of u in the eigenbasis, then theta = m + L u
     tr = ty / scale[:, None] - tb  # U'W'r with r = y/s - b
     d = s2[:, None] + lam
