@@ -422,8 +422,11 @@ class LatencyModel(FewShotMethod):
         return sd * self.basis.generic
 
     def _run_fast(self, draws, sd, Z, y, rng, evidence_only=False) -> dict:
+        return self._update(draws, *self._prior_blocks(draws, sd), Z, y, rng, evidence_only)
+
+    def _update(self, draws, mean, chol, Z, y, rng, evidence_only=False) -> dict:
+        """The fast path's conditional update from the prior ``N(mean, chol chol')`` for population ``draws``."""
         pop = self.population
-        mean, chol = self._prior_blocks(draws, sd)
         return adapt_draws(
             Z, y, mean, chol, pop["log_scale_mu"][draws], pop["log_scale_sd"][draws],
             pop["log_sigma_mu"][draws], pop["log_sigma_sd"][draws], rng,
@@ -455,18 +458,22 @@ class LatencyModel(FewShotMethod):
         w = np.exp(log_z - log_z.max())
         return dict(zip(grid, (w / w.sum()).tolist(), strict=True))
 
-    def _source_prior(self, sel, d: int) -> tuple[np.ndarray, np.ndarray]:
-        """Prior of a new device *near source d*: centred on d's coefficients, population covariance shrunk."""
+    def _source_theta(self, sel, d: int) -> np.ndarray:
+        """``(S, 1 + K + P)`` coefficients of source ``d`` at population draws ``sel``."""
         pop, K, P = self.population, self.basis.K, self.basis.P
-        mean, chol = self._prior_blocks(sel, 0.0)
-        mean = mean.copy()
-        mean[:, 0] = pop["intercept"][sel, d]
+        theta = np.zeros((len(sel), 1 + K + P))
+        theta[:, 0] = pop["intercept"][sel, d]
         lo, oc = pop["loading"][sel], pop["op_cost"][sel]
         if K:
-            mean[:, 1:1 + K] = lo[:, d] if lo.ndim == 3 else lo
+            theta[:, 1:1 + K] = lo[:, d] if lo.ndim == 3 else lo
         if P:
-            mean[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
-        return mean, float(self.config["priors"]["source_shrink"]) * chol
+            theta[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
+        return theta
+
+    def _source_prior(self, sel, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prior of a new device *near source d*: centred on d's coefficients, population covariance shrunk."""
+        _, chol = self._prior_blocks(sel, 0.0)
+        return self._source_theta(sel, d), float(self.config["priors"]["source_shrink"]) * chol
 
     def _components(self) -> list[tuple[str, float | int, float]]:
         """Prior components of a new device: ``(kind, parameter, prior weight)``.
@@ -490,14 +497,12 @@ class LatencyModel(FewShotMethod):
         kind, par, _ = comp
         if kind == "population":
             return self._run_fast(draws, par, Z, y, rng, evidence_only)
-        pop = self.population
-        mean, chol = self._source_prior(draws, par)
-        return adapt_draws(
-            Z, y, mean, chol, pop["log_scale_mu"][draws], pop["log_scale_sd"][draws],
-            pop["log_sigma_mu"][draws], pop["log_sigma_sd"][draws], rng,
-            grid_scale=self.config["adapt"]["grid_scale"], grid_noise=self.config["adapt"]["grid_noise"],
-            sigma_floor=self._sigma_floor, evidence_only=evidence_only,
-        )
+        return self._update(draws, *self._source_prior(draws, par), Z, y, rng, evidence_only)
+
+    def _component_log_z(self, sub, comps, Z, y, rng) -> np.ndarray:
+        """log(prior weight x marginal likelihood averaged over population draws ``sub``) per component."""
+        return np.array([np.log(c[2]) + np.logaddexp.reduce(
+            self._run_component(sub, c, Z, y, rng, True)["log_evidence"]) for c in comps])
 
     def _adapt_fast(self, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """Conjugate update over posterior draws, averaged over the prior components by evidence.
@@ -514,9 +519,7 @@ class LatencyModel(FewShotMethod):
             return res["theta"], res["scale"], res["sigma"], {}
         # Bayesian model averaging over the components: each gets a share of the draws proportional to its
         # posterior weight (prior weight x marginal likelihood, averaged over population draws)
-        sub = np.sort(sel[:min(S, _EVIDENCE_DRAWS)])
-        log_z = np.array([np.log(c[2]) + np.logaddexp.reduce(
-            self._run_component(sub, c, Z, y, rng, True)["log_evidence"]) for c in comps])
+        log_z = self._component_log_z(np.sort(sel[:min(S, _EVIDENCE_DRAWS)]), comps, Z, y, rng)
         w = np.exp(log_z - log_z.max())
         w /= w.sum()
         counts = rng.multinomial(S, w)
@@ -629,9 +632,7 @@ class LatencyModel(FewShotMethod):
         comps = self._components()
         S_all = len(self.population["intercept_mu"])
         sub = np.sort(rng.permutation(S_all)[:min(_EVIDENCE_DRAWS, S_all)])
-        log_z = [np.log(c[2]) + np.logaddexp.reduce(self._run_component(sub, c, Z, y, rng, True)["log_evidence"])
-                 for c in comps]
-        kind, par, _ = comps[int(np.argmax(log_z))]
+        kind, par, _ = comps[int(np.argmax(self._component_log_z(sub, comps, Z, y, rng)))]
         W = self._novelty(par) if kind == "population" else None
         target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
                   "G": None if W is None else Z @ W,
@@ -699,16 +700,16 @@ class LatencyModel(FewShotMethod):
                     if code != f.reference:
                         col[i, code] = j
                         j += 1
-            self._layer_map_cache = (B, col, space, np.c_[np.ones(len(X)), X] @ B)
-        B, col = self._layer_map_cache[:2]
-        return B, col
+            self._layer_map_cache = {"B": B, "col": col, "space": space,
+                                     "additive": np.c_[np.ones(len(X)), X] @ B}
+        return self._layer_map_cache["B"], self._layer_map_cache["col"]
 
     def _layer_rows(self, archs, layer_ms, intercept_ms):
         """Design rows and values of layer-wise measurements (reference-op rows checked and dropped)."""
         archs = np.atleast_1d(np.asarray(archs, np.int64))
         Y = np.atleast_2d(np.asarray(layer_ms, float))
         B, col = self.layer_map()
-        space = self._layer_map_cache[2]
+        space = self._layer_map_cache["space"]
         if Y.shape != (len(archs), col.shape[0]):
             raise ConfigError(f"layer latencies must be (n_archs, {col.shape[0]} layers); got {Y.shape} for "
                               f"{len(archs)} architecture(s)")
@@ -774,7 +775,7 @@ class LatencyModel(FewShotMethod):
         # layer tables are additive by definition (end-to-end = sum of layers + intercept), so the device's
         # latency function is the additive part of Z theta: [1, X] B theta
         post = self._predictive(theta, scale, sigma, device, archs[full], e2e, rng, label, info,
-                                design=self._layer_map_cache[3])
+                                design=self._layer_map_cache["additive"])
         post.info["total_seconds"] = time.perf_counter() - t0
         return AdaptedLatency(post)
 
@@ -827,19 +828,12 @@ class LatencyModel(FewShotMethod):
         self._require_fit()
         self.source_latency_ms(device)  # validates the name
         d = self.source_devices.index(device)
-        pop, K, P = self.population, self.basis.K, self.basis.P
+        pop = self.population
         rng = np.random.default_rng(rng)
         S_all = len(pop["intercept"])
         S = min(self.config["adapt"]["n_draws"], S_all)
         sel = np.sort(rng.choice(S_all, S, replace=False))
-        theta = np.zeros((S, 1 + K + P))
-        theta[:, 0] = pop["intercept"][sel, d]
-        lo = pop["loading"][sel]
-        oc = pop["op_cost"][sel]
-        if K:
-            theta[:, 1:1 + K] = lo[:, d] if lo.ndim == 3 else lo
-        if P:
-            theta[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
+        theta = self._source_theta(sel, d)
         scale = np.full(S, self.source_scales[d])
         sigma = self._noise_sd(pop["log_sigma"][sel, d])
         y = self.source_latency[d]
