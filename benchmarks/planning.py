@@ -1,7 +1,7 @@
 """Benchmark of measurement planning (``latxfer.plan``) on the HELP targets, real measurements as the oracle.
 
 For every target device of the HELP split (NB201; FBNet with ``--spaces nb201 fbnet``), every seed and both
-selection policies (active = ``select_batch`` "ivar", random), follow the user's loop with the REAL target
+selection policies (active = ``select_batch``'s default "rank", random), follow the user's loop with the REAL target
 table as the oracle: adapt -> score -> select the next batch -> "measure" it (read the real latency) ->
 adapt ... for k = 0, batch, ..., max measurements.  Reported:
 
@@ -60,11 +60,19 @@ def _truth(model, ds, device) -> np.ndarray:
     return out
 
 
-def _loop(model, light, truth, proxy, policy, ks, batch, seed):
-    """The real loop: returns rows (k, realised srcc, expected srcc, p_above, decision)."""
+AHEAD_AT = (0, 10, 25)  # rounds at which the loop re-plans one batch ahead (rolling calibration)
+
+
+def _loop(model, light, truth, proxy, policy, ks, batch, seed, worlds=0):
+    """The real loop: returns rows (k, realised srcc, expected srcc, p_above, decision).
+
+    With ``worlds``, at the rounds ``AHEAD_AT`` the planner is asked, from what has been measured so far,
+    for the band of the SRCC one batch later (what a user re-planning in the loop sees); the row of the
+    next round carries that band (``ahead_lo``, ``ahead_hi``).
+    """
     from scipy.stats import spearmanr
 
-    from latxfer.plan import _adapt, select_batch
+    from latxfer.plan import _adapt, preposterior, select_batch
 
     rng = np.random.default_rng(seed)
     cand = model.basis.archs[np.isfinite(truth)]
@@ -81,8 +89,17 @@ def _loop(model, light, truth, proxy, policy, ks, batch, seed):
         realised = float(spearmanr(mean[un], truth[un]).statistic)
         q = light.expected_rank_quality(post)
         r = light.posterior_srcc(proxy, post, threshold=DECIDE)
-        rows.append({"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above,
-                     "decision": r.decision(DECIDE)})
+        row = {"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above,
+               "decision": r.decision(DECIDE)}
+        if rows and "next_band" in rows[-1]:
+            row["ahead_lo"], row["ahead_hi"] = rows[-1].pop("next_band")
+        if worlds and int(k) in AHEAD_AT and i + 1 < len(ks):
+            plan = preposterior(light, archs, truth[pos], goal=f"srcc>={GOAL}", batch=int(ks[i + 1] - k),
+                                max_k=int(ks[i + 1] - k), policy=policy, n_worlds=worlds, candidates=cand,
+                                rng=seed + 7919, device="target")
+            _, lo, hi = plan.band("srcc")
+            row["next_band"] = (float(lo[1]), float(hi[1]))
+        rows.append(row)
     return rows
 
 
@@ -95,7 +112,12 @@ def main(argv=None) -> int:
     ap.add_argument("--max", type=int, default=50, dest="max_k")
     ap.add_argument("--worlds", type=int, default=12, help="simulated devices per plan (calibration)")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "latxfer-bench"))
+    ap.add_argument("--tune-criterion", action="store_true",
+                    help="choose the active criterion on validation devices and leave-one-source-out "
+                         "(never the targets); writes docs/results/planning_criterion.md")
     args = ap.parse_args(argv)
+    if args.tune_criterion:
+        return tune_criterion(args)
     import latxfer
     from latxfer.plan import _light, preposterior
 
@@ -131,13 +153,16 @@ def main(argv=None) -> int:
                 med, lo, hi = plan.band("srcc")
                 t_plan = time.perf_counter() - t
                 for seed in seeds:
-                    loop = _loop(model, light, truth, proxy, policy, ks, args.batch, seed)
+                    loop = _loop(model, light, truth, proxy, policy, ks, args.batch, seed, worlds)
                     for r in loop:
                         i = int(np.searchsorted(plan.ks, r["k"]))
                         inside = bool(lo[i] <= r["srcc"] <= hi[i])
+                        a_lo, a_hi = r.get("ahead_lo", np.nan), r.get("ahead_hi", np.nan)
                         cal.append({"space": space, "target": target, "policy": policy, "seed": seed,
                                     "k": r["k"], "srcc": r["srcc"], "lo": lo[i], "hi": hi[i], "inside": inside,
-                                    "p_above": r["p_above"]})
+                                    "ahead_lo": a_lo, "ahead_hi": a_hi,
+                                    "inside_ahead": bool(a_lo <= r["srcc"] <= a_hi) if np.isfinite(a_lo)
+                                    else None, "p_above": r["p_above"]})
                     s = np.array([r["srcc"] for r in loop])
                     hit = np.where(s >= GOAL)[0]
                     # the library's rule (SRCCPosterior.decision), incl. no decision from the prior alone
@@ -169,6 +194,10 @@ def main(argv=None) -> int:
                 n_to_decision=("n_to_decision", "mean"), planner_k=("planner_k", "first")).round(3)
     wide = per["n_to_srcc95_mean"].unstack("policy")
     cal_tab = cf.groupby(["space", "policy"]).agg(inside_90_band=("inside", "mean"), n=("inside", "size"))
+    ah = cf[cf["inside_ahead"].notna()].astype({"inside_ahead": bool})
+    ah = ah.assign(below=ah["srcc"] < ah["ahead_lo"], above=ah["srcc"] > ah["ahead_hi"])
+    cal_ahead = ah.groupby(["space", "policy"]).agg(inside_90_band=("inside_ahead", "mean"), below=("below", "mean"),
+                                                   above=("above", "mean"), n=("inside_ahead", "size"))
     cal_k = cf.assign(k_bucket=np.where(cf["k"] == 0, "k=0", np.where(cf["k"] <= 20, "5-20", "25-50"))) \
         .groupby(["policy", "k_bucket"]).agg(inside_90_band=("inside", "mean"), n=("inside", "size"))
     dec = df.groupby(["space", "target", "policy"]).agg(
@@ -204,10 +233,106 @@ def main(argv=None) -> int:
         "## Calibration: realised SRCC inside the planner's predicted 90% band (target 85-95%)",
         md_table(cal_tab.round(3)),
         md_table(cal_k.round(3)),
+        "### Re-planning in the loop: the band predicted one batch ahead",
+        f"At k = {', '.join(map(str, AHEAD_AT))} the planner is run on the measurements so far "
+        f"({worlds} simulated devices) and predicts the SRCC after the next batch; share of realised SRCCs "
+        "inside that 90% band, below it and above it.",
+        md_table(cal_ahead.round(3)),
     ])
     (RESULTS / "planning.md").write_text(text + "\n")
     print(text)
     return 0
+
+
+def _simple_loop(model, light, truth, policy, criterion, ks, seed):
+    """Realised SRCC on unmeasured architectures after each batch (no proxy, no decision)."""
+    from scipy.stats import spearmanr
+
+    from latxfer.plan import _adapt, select_batch
+
+    rng = np.random.default_rng(seed)
+    cand = model.basis.archs[np.isfinite(truth)]
+    archs, out, post = np.zeros(0, np.int64), [], None
+    for i, k in enumerate(ks):
+        if i:
+            new = select_batch(model, post, int(k - ks[i - 1]), policy=policy, criterion=criterion,
+                               candidates=cand, rng=rng)
+            archs = np.concatenate([archs, new])
+        post = _adapt(light, archs, truth[model.basis.positions(archs)], "target", rng).posterior
+        un = ~post.measured & np.isfinite(truth)
+        out.append(float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic))
+    return np.array(out)
+
+
+CRITERION_ARMS = (("active", "ivar"), ("active", "rank"), ("active", "maxvar"), ("random", "ivar"))
+
+
+def tune_criterion(args) -> int:
+    """Active criteria vs random on devices that are not targets: HELP validation devices and
+    leave-one-source-out (pixel3, samsung_s7) for NB201 and FBNet."""
+    import warnings
+
+    import latxfer
+    from latxfer.errors import ConvergenceWarning
+    from latxfer.plan import _light
+
+    cache = Path(args.cache)
+    seeds = list(range(args.seeds))
+    ks = np.arange(0, 31, args.batch)
+    rows, t_all = [], time.perf_counter()
+    for space in args.spaces:
+        split = latxfer.get_split(space, "help")
+        ds = latxfer.load_dataset(f"{space}-help")
+        cases = [("validation", split.source, d) for d in split.validation]
+        cases += [("leave-one-source-out", [s for s in split.source if s != out], out)
+                  for out in ("pixel3", "samsung_s7")]
+        for kind, src, dev in cases:
+            tag = "" if kind == "validation" else f"-without-{dev}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = cached_hier_fit(cache / f"planning-{space}-hier-s0{tag}.zarr", ds.latx.select(src))
+            light = _light(model, 100)
+            truth = _truth(model, ds, dev)
+            for policy, crit in CRITERION_ARMS:
+                for seed in seeds:
+                    s = _simple_loop(model, light, truth, policy, crit, ks, seed)
+                    hit = np.where(s >= GOAL)[0]
+                    arm = "random" if policy == "random" else crit
+                    rows.append({"space": space, "case": kind, "device": dev, "arm": arm, "seed": seed,
+                                 "mean_srcc_5_30": float(s[1:].mean()), "srcc_at_10": float(s[ks == 10][0]),
+                                 "n_to_srcc95": int(ks[hit[0]]) if len(hit) else np.nan})
+                    print(f"{space} {dev:14s} {arm:7s} seed {seed}: " + " ".join(f"{v:.3f}" for v in s),
+                          flush=True)
+    df = pd.DataFrame(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    df.to_csv(RESULTS / "planning_criterion.csv", index=False)
+    text = criterion_report(df, args.batch, time.perf_counter() - t_all)
+    (RESULTS / "planning_criterion.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def criterion_report(df: pd.DataFrame, batch: int, seconds: float) -> str:
+    """Markdown summary of a ``--tune-criterion`` run (``planning_criterion.csv``)."""
+    per = df.groupby(["space", "device", "arm"])[["mean_srcc_5_30", "srcc_at_10", "n_to_srcc95"]].mean()
+    overall = df.groupby("arm").agg(mean_srcc_5_30=("mean_srcc_5_30", "mean"), srcc_at_10=("srcc_at_10", "mean"),
+                                    n_to_srcc95=("n_to_srcc95", "mean"),
+                                    not_reached=("n_to_srcc95", lambda x: int(x.isna().sum())))
+    seeds = sorted(df["seed"].unique().tolist())
+    tabs = [f"### {col}\n\n" + md_table(per[col].unstack("arm").round(4))
+            for col in ("mean_srcc_5_30", "srcc_at_10", "n_to_srcc95")]
+    return "\n\n".join([
+        "# Choosing the active selection criterion (validation devices and leave-one-source-out only)",
+        provenance(),
+        f"Loop as in planning.md (fast path, 100 draws, batches of {batch} up to 30), real tables of "
+        f"devices that are not HELP targets as the oracle; seeds {seeds}. `mean_srcc_5_30`: realised SRCC on "
+        f"unmeasured architectures averaged over k = 5..30 (area under the curve); `n_to_srcc95`: mean over "
+        f"the seeds that reached 0.95 within 30 (`not_reached` counts the others). Total time {seconds:.0f} s.",
+        "## Overall (mean over devices and seeds)",
+        md_table(overall.round(4)),
+        "## Per device (mean over seeds)",
+        *tabs,
+    ])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from latxfer.plan import (
     GOAL_GRAMMAR,
     Goal,
     PlanResult,
+    _tie_weighted_gram,
     parse_goal,
     preposterior,
     recommend,
@@ -85,7 +86,7 @@ def test_shape_gaussian_is_psd_and_scale_free(fitted):
     assert s22 == pytest.approx(s2)
 
 
-@pytest.mark.parametrize("criterion", ["ivar", "maxvar"])
+@pytest.mark.parametrize("criterion", ["ivar", "rank", "maxvar"])
 def test_active_batch_is_distinct_unmeasured_and_informative(fitted, truth, criterion):
     a0 = np.array([0, 1, 2])
     post = fitted.adapt(a0, truth[fitted.basis.positions(a0)], rng=0).posterior
@@ -95,7 +96,7 @@ def test_active_batch_is_distinct_unmeasured_and_informative(fitted, truth, crit
     # the greedy pick reduces the shape variance more than a random batch does (in the model's own terms)
     Z = fitted.basis.design()[:, 1:]
     V, s2 = shape_gaussian(post, Z)
-    G = Z.T @ Z / len(Z)
+    G = _tie_weighted_gram(post, Z, V) if criterion == "rank" else Z.T @ Z / len(Z)
 
     def after(arch):
         Zb = Z[fitted.basis.positions(arch)]
@@ -104,6 +105,25 @@ def test_active_batch_is_distinct_unmeasured_and_informative(fitted, truth, crit
 
     rand = [after(np.random.default_rng(s).choice(fitted.basis.archs, 6, replace=False)) for s in range(5)]
     assert after(batch) < np.mean(rand)
+
+
+def test_tie_weighting_favours_crowded_latencies(fitted):
+    """An architecture whose predicted latency has many near-ties weighs more than one in the sparse tail."""
+    post = fitted.adapt([], [], rng=0).posterior
+    Z = fitted.basis.design()[:, 1:]
+    V, _ = shape_gaussian(post, Z)
+    mu = post.mean_fn_ms.mean(axis=0)
+    G = _tie_weighted_gram(post, Z, V)
+    np.testing.assert_allclose(G, G.T)
+    assert np.linalg.eigvalsh(G).min() > -1e-10
+    # recover the weights from a diagonal design: one indicator column per architecture
+    order = np.argsort(mu)
+    crowded, tail = order[len(mu) // 2], order[-1]  # the median architecture vs the slowest one
+    sub = np.array([crowded, tail])
+    E = np.zeros((len(mu), 2))
+    E[sub, [0, 1]] = 1.0
+    w = np.diag(_tie_weighted_gram(post, E, np.zeros((2, 2))))
+    assert w[0] > w[1] > 0
 
 
 def test_select_batch_candidates_random_and_errors(fitted):
