@@ -146,7 +146,6 @@ def run(args) -> int:
     res = preposterior(model, archs, y, goal=goal, proxy_ms=proxy, threshold=args.threshold,
                        confidence=args.confidence, batch=args.batch, max_k=args.max_k, policy=args.policy,
                        n_worlds=args.worlds, device=dev, rng=args.seed, progress=sys.stderr.isatty())
-    res.realised.append((res.n_measured, res.current["expected_srcc"]))
     nxt = pd.DataFrame({"device": dev, "arch_index": res.next_archs.astype(np.int64), "latency_ms": ""})
     if args.out:
         out = Path(args.out)

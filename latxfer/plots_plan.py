@@ -26,7 +26,8 @@ def plot_plan(result, path=None, *, others=None, title: str | None = None):
     ----------
     result : PlanResult
         Its SRCC band (median, 90% band over simulated devices) is drawn against the total number of
-        target measurements; ``result.realised`` ``(n_measured, value)`` pairs as points.  With a proxy, a
+        target measurements; ``result.realised`` ``(n_measured, value)`` pairs as points (true values, when
+        known) and the current posterior's expected SRCC as a diamond.  With a proxy, a
         second panel shows P(SRCC(proxy, target) >= threshold).
     path : path-like, optional
         Write the figure there (PNG, PDF, SVG by extension).
@@ -53,6 +54,10 @@ def plot_plan(result, path=None, *, others=None, title: str | None = None):
         if r.realised:
             rn, rv = np.asarray(r.realised, float).T
             ax.plot(rn, rv, "o", color=c, mec="k", ms=5, label=f"{label}: realised")
+    now = result.current.get("expected_srcc") if result.current else None
+    if now is not None and np.isfinite(now):
+        ax.plot([result.n_measured], [now], "D", color="k", ms=5,
+                label="now: the posterior's expected SRCC")
     if result.goal.kind == "srcc":
         ax.axhline(result.goal.value, color="k", ls=":", lw=1, label=f"goal {result.goal}")
     if result.recommended_k is not None:

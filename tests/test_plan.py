@@ -233,6 +233,8 @@ def test_cli_plan_json_csv_and_plot(model_path, truth, tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert rc in (0, 1) and rc == (0 if d["reachable"] else 1)
     assert d["n_measured"] == 5 and d["device"] == "mydev" and len(d["next_archs"]) == 3
+    # nothing is realised without the truth: the posterior's own expectation is reported as "current"
+    assert d["realised"] == [] and 0.0 <= d["current"]["expected_srcc"] <= 1.0
     nxt = pd.read_csv(out)
     assert list(nxt.columns) == ["device", "arch_index", "latency_ms"] and nxt["latency_ms"].isna().all()
     assert nxt["arch_index"].tolist() == d["next_archs"] and png.stat().st_size > 1000
