@@ -444,19 +444,19 @@ class LatencyModel(FewShotMethod):
         """
         self._require_fit()
         _, y, pos = self._check_target(archs, latency_ms)
-        return self._novelty_weights(self.basis.design(pos), y, np.random.default_rng(rng), n_draws)
-
-    def _novelty_weights(self, Z, y, rng, n_draws=_EVIDENCE_DRAWS, sub=None) -> dict[float, float]:
         grid = self._novelty_grid()
         if len(grid) == 1:
             return {grid[0]: 1.0}
-        if sub is None:
-            S_all = len(self.population["intercept_mu"])
-            sub = np.sort(rng.permutation(S_all)[:min(n_draws, S_all)])
-        log_z = np.array([np.logaddexp.reduce(self._run_fast(sub, sd, Z, y, rng, True)["log_evidence"])
-                          for sd in grid])
+        rng = np.random.default_rng(rng)
+        comps = [("population", sd, 1.0 / len(grid)) for sd in grid]
+        log_z = self._component_log_z(self._evidence_draws(rng, n_draws), comps, self.basis.design(pos), y, rng)
         w = np.exp(log_z - log_z.max())
         return dict(zip(grid, (w / w.sum()).tolist(), strict=True))
+
+    def _evidence_draws(self, rng, n: int = _EVIDENCE_DRAWS) -> np.ndarray:
+        """A random, sorted subset of ``n`` population draws over which component evidence is averaged."""
+        S_all = len(self.population["intercept_mu"])
+        return np.sort(rng.permutation(S_all)[:min(n, S_all)])
 
     def _source_theta(self, sel, d: int) -> np.ndarray:
         """``(S, 1 + K + P)`` coefficients of source ``d`` at population draws ``sel``."""
@@ -630,9 +630,7 @@ class LatencyModel(FewShotMethod):
         # the population's novelty sds and the near-source components
         Z = self.basis.design(pos)
         comps = self._components()
-        S_all = len(self.population["intercept_mu"])
-        sub = np.sort(rng.permutation(S_all)[:min(_EVIDENCE_DRAWS, S_all)])
-        kind, par, _ = comps[int(np.argmax(self._component_log_z(sub, comps, Z, y, rng)))]
+        kind, par, _ = comps[int(np.argmax(self._component_log_z(self._evidence_draws(rng), comps, Z, y, rng)))]
         W = self._novelty(par) if kind == "population" else None
         target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
                   "G": None if W is None else Z @ W,
