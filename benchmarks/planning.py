@@ -63,30 +63,41 @@ def _truth(model, ds, device) -> np.ndarray:
 AHEAD_AT = (0, 10, 25)  # rounds at which the loop re-plans one batch ahead (rolling calibration)
 
 
-def _loop(model, light, truth, proxy, policy, ks, batch, seed, worlds=0):
+def _rounds(model, light, truth, policy, ks, seed, criterion="rank"):
+    """The user's loop with the real table as the oracle: select -> measure -> adapt, for k in ``ks``.
+
+    Yields ``(i, k, archs, post, realised)`` after each adaptation; ``realised`` is the SRCC of the adapted
+    posterior-mean ranking vs the real latency on every unmeasured architecture.
+    """
+    from scipy.stats import spearmanr
+
+    from latxfer.plan import _adapt, select_batch
+
+    rng = np.random.default_rng(seed)
+    cand = model.basis.archs[np.isfinite(truth)]
+    archs, post = np.zeros(0, np.int64), None
+    for i, k in enumerate(ks):
+        if i:
+            new = select_batch(model, post, int(k - ks[i - 1]), policy=policy, criterion=criterion,
+                               candidates=cand, rng=rng)
+            archs = np.concatenate([archs, new])
+        post = _adapt(light, archs, truth[model.basis.positions(archs)], "target", rng).posterior
+        un = ~post.measured & np.isfinite(truth)
+        yield i, k, archs, post, float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic)
+
+
+def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0):
     """The real loop: returns rows (k, realised srcc, expected srcc, p_above, decision).
 
     With ``worlds``, at the rounds ``AHEAD_AT`` the planner is asked, from what has been measured so far,
     for the band of the SRCC one batch later (what a user re-planning in the loop sees); the row of the
     next round carries that band (``ahead_lo``, ``ahead_hi``).
     """
-    from scipy.stats import spearmanr
+    from latxfer.plan import preposterior
 
-    from latxfer.plan import _adapt, preposterior, select_batch
-
-    rng = np.random.default_rng(seed)
     cand = model.basis.archs[np.isfinite(truth)]
-    archs = np.zeros(0, np.int64)
-    rows, post = [], None
-    for i, k in enumerate(ks):
-        if i:
-            new = select_batch(model, post, int(k - ks[i - 1]), policy=policy, candidates=cand, rng=rng)
-            archs = np.concatenate([archs, new])
-        pos = model.basis.positions(archs)
-        post = _adapt(light, archs, truth[pos], "target", rng).posterior
-        un = ~post.measured & np.isfinite(truth)
-        mean = post.mean(noise_free=True)
-        realised = float(spearmanr(mean[un], truth[un]).statistic)
+    rows = []
+    for i, k, archs, post, realised in _rounds(model, light, truth, policy, ks, seed):
         q = light.expected_rank_quality(post)
         r = light.posterior_srcc(proxy, post, threshold=DECIDE)
         row = {"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above,
@@ -94,9 +105,9 @@ def _loop(model, light, truth, proxy, policy, ks, batch, seed, worlds=0):
         if rows and "next_band" in rows[-1]:
             row["ahead_lo"], row["ahead_hi"] = rows[-1].pop("next_band")
         if worlds and int(k) in AHEAD_AT and i + 1 < len(ks):
-            plan = preposterior(light, archs, truth[pos], goal=f"srcc>={GOAL}", batch=int(ks[i + 1] - k),
-                                max_k=int(ks[i + 1] - k), policy=policy, n_worlds=worlds, candidates=cand,
-                                rng=seed + 7919, device="target")
+            plan = preposterior(light, archs, truth[model.basis.positions(archs)], goal=f"srcc>={GOAL}",
+                                batch=int(ks[i + 1] - k), max_k=int(ks[i + 1] - k), policy=policy,
+                                n_worlds=worlds, candidates=cand, rng=seed + 7919, device="target")
             _, lo, hi = plan.band("srcc")
             row["next_band"] = (float(lo[1]), float(hi[1]))
         rows.append(row)
@@ -153,7 +164,7 @@ def main(argv=None) -> int:
                 med, lo, hi = plan.band("srcc")
                 t_plan = time.perf_counter() - t
                 for seed in seeds:
-                    loop = _loop(model, light, truth, proxy, policy, ks, args.batch, seed, worlds)
+                    loop = _loop(model, light, truth, proxy, policy, ks, seed, worlds)
                     for r in loop:
                         i = int(np.searchsorted(plan.ks, r["k"]))
                         inside = bool(lo[i] <= r["srcc"] <= hi[i])
@@ -244,26 +255,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def _simple_loop(model, light, truth, policy, criterion, ks, seed):
-    """Realised SRCC on unmeasured architectures after each batch (no proxy, no decision)."""
-    from scipy.stats import spearmanr
-
-    from latxfer.plan import _adapt, select_batch
-
-    rng = np.random.default_rng(seed)
-    cand = model.basis.archs[np.isfinite(truth)]
-    archs, out, post = np.zeros(0, np.int64), [], None
-    for i, k in enumerate(ks):
-        if i:
-            new = select_batch(model, post, int(k - ks[i - 1]), policy=policy, criterion=criterion,
-                               candidates=cand, rng=rng)
-            archs = np.concatenate([archs, new])
-        post = _adapt(light, archs, truth[model.basis.positions(archs)], "target", rng).posterior
-        un = ~post.measured & np.isfinite(truth)
-        out.append(float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic))
-    return np.array(out)
-
-
 CRITERION_ARMS = (("active", "ivar"), ("active", "rank"), ("active", "maxvar"), ("random", "ivar"))
 
 
@@ -295,7 +286,7 @@ def tune_criterion(args) -> int:
             truth = _truth(model, ds, dev)
             for policy, crit in CRITERION_ARMS:
                 for seed in seeds:
-                    s = _simple_loop(model, light, truth, policy, crit, ks, seed)
+                    s = np.array([r[-1] for r in _rounds(model, light, truth, policy, ks, seed, crit)])
                     hit = np.where(s >= GOAL)[0]
                     arm = "random" if policy == "random" else crit
                     rows.append({"space": space, "case": kind, "device": dev, "arm": arm, "seed": seed,

@@ -62,7 +62,8 @@ __all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "parse_goal", "preposterior", "
            "shape_gaussian", "POLICIES", "CRITERIA"]
 
 POLICIES = ("active", "random")
-CRITERIA = ("ivar", "rank", "maxvar", "random")
+ACTIVE_CRITERIA = ("ivar", "rank", "maxvar")
+CRITERIA = (*ACTIVE_CRITERIA, "random")
 
 GOAL_GRAMMAR = """\
 goal grammar (case and spaces ignored):
@@ -307,13 +308,13 @@ def select_batch(model, post: DevicePosterior, n: int, *, policy: str = "active"
     if not np.array_equal(post.archs, d.archs):
         raise ConfigError("the posterior's architectures differ from the model's: adapt with this model")
     V, s2 = shape_gaussian(post, d.Z, d.pinv)
-    G = d.G if criterion != "rank" else _tie_weighted_gram(post, d.Z, V)
+    G = d.G if criterion != "rank" else _tie_weighted_gram(post, d.Z, V, d.G)
     pos = model.basis.positions(cand)
     pick = _greedy(d.Z[pos], V, s2, n, criterion, G)
     return cand[pick]
 
 
-def _tie_weighted_gram(post: DevicePosterior, Z: np.ndarray, V: np.ndarray) -> np.ndarray:
+def _tie_weighted_gram(post: DevicePosterior, Z: np.ndarray, V: np.ndarray, G: np.ndarray) -> np.ndarray:
     """``Z' W Z / sum(W)`` with W the density of architectures near each one's predicted latency.
 
     The expected number of mis-ordered pairs (what SRCC counts) is, for small errors, proportional to
@@ -321,12 +322,13 @@ def _tie_weighted_gram(post: DevicePosterior, Z: np.ndarray, V: np.ndarray) -> n
     have nearly the same predicted latency.  Weighting the I-optimal criterion by that density spends
     the measurements where the ranking is crowded instead of on the sparse (usually slow) tail.  The
     density is a histogram of the standardised posterior-mean function with the bin width of its typical
-    posterior sd (floor 0.02 sd), smoothed over neighbouring bins.
+    posterior sd (floor 0.02 sd), smoothed over neighbouring bins.  ``G = Z'Z / A`` (the unweighted Gram):
+    the mean predictive variance over the space is ``trace(V G)``.
     """
     fn = post.mean_fn_ms if post.mean_fn_ms is not None else post.draws_ms
     mu = fn.mean(axis=0)
     mu = (mu - mu.mean()) / (mu.std() or 1.0)
-    h = max(float(np.sqrt(np.mean(np.einsum("am,mk,ak->a", Z, V, Z, optimize=True)))), 0.02)
+    h = max(float(np.sqrt(np.sum(V * G))), 0.02)
     edges = np.arange(mu.min() - h, mu.max() + 2 * h, h)
     counts = np.histogram(mu, edges)[0].astype(float)
     counts = np.convolve(counts, [0.25, 0.5, 0.25], mode="same")
@@ -600,8 +602,8 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     confidence = _check_conf(confidence)
     if policy not in POLICIES:
         raise ConfigError(f"unknown selection policy {policy!r}; expected one of {POLICIES}")
-    if criterion not in ("ivar", "rank", "maxvar"):
-        raise ConfigError(f"unknown active criterion {criterion!r}; expected 'ivar', 'rank' or 'maxvar'")
+    if criterion not in ACTIVE_CRITERIA:
+        raise ConfigError(f"unknown active criterion {criterion!r}; expected one of {ACTIVE_CRITERIA}")
     batch, max_k, n_worlds = int(batch), int(max_k), int(n_worlds)
     if batch < 1 or max_k < 1:
         raise ConfigError(f"batch and max must be >= 1, got batch={batch}, max={max_k}")

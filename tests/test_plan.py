@@ -96,7 +96,8 @@ def test_active_batch_is_distinct_unmeasured_and_informative(fitted, truth, crit
     # the greedy pick reduces the shape variance more than a random batch does (in the model's own terms)
     Z = fitted.basis.design()[:, 1:]
     V, s2 = shape_gaussian(post, Z)
-    G = _tie_weighted_gram(post, Z, V) if criterion == "rank" else Z.T @ Z / len(Z)
+    G0 = Z.T @ Z / len(Z)
+    G = _tie_weighted_gram(post, Z, V, G0) if criterion == "rank" else G0
 
     def after(arch):
         Zb = Z[fitted.basis.positions(arch)]
@@ -113,7 +114,7 @@ def test_tie_weighting_favours_crowded_latencies(fitted):
     Z = fitted.basis.design()[:, 1:]
     V, _ = shape_gaussian(post, Z)
     mu = post.mean_fn_ms.mean(axis=0)
-    G = _tie_weighted_gram(post, Z, V)
+    G = _tie_weighted_gram(post, Z, V, Z.T @ Z / len(Z))
     np.testing.assert_allclose(G, G.T)
     assert np.linalg.eigvalsh(G).min() > -1e-10
     # recover the weights from a diagonal design: one indicator column per architecture
@@ -122,7 +123,7 @@ def test_tie_weighting_favours_crowded_latencies(fitted):
     sub = np.array([crowded, tail])
     E = np.zeros((len(mu), 2))
     E[sub, [0, 1]] = 1.0
-    w = np.diag(_tie_weighted_gram(post, E, np.zeros((2, 2))))
+    w = np.diag(_tie_weighted_gram(post, E, np.zeros((2, 2)), E.T @ E / len(E)))
     assert w[0] > w[1] > 0
 
 
