@@ -140,6 +140,8 @@ def test_select_batch_candidates_random_and_errors(fitted):
         select_batch(fitted, post, 4, candidates=[5, 6, 7, 8, 9])
     with pytest.raises(ConfigError, match="unknown selection policy"):
         select_batch(fitted, post, 2, policy="greedy")
+    with pytest.raises(ConfigError, match=r"unknown active criterion 'dopt'.*'rank'"):
+        select_batch(fitted, post, 2, criterion="dopt")
     with pytest.raises(ConfigError, match="batch size must be >= 1"):
         select_batch(fitted, post, 0)
     with pytest.raises(UnknownArchitectureError):
@@ -207,6 +209,8 @@ def test_preposterior_bad_input(fitted):
         preposterior(fitted, confidence=1.5, **SMALL)
     with pytest.raises(ConfigError, match="cannot parse the goal"):
         preposterior(fitted, goal="fast please", **SMALL)
+    with pytest.raises(ConfigError, match=r"unknown active criterion 'dopt'.*'ivar', 'rank', 'maxvar'"):
+        preposterior(fitted, criterion="dopt", **SMALL)
 
 
 # ----------------------------------------------------------------------------------- CLI, plot
