@@ -9,7 +9,12 @@ model refitted with it; NOT the shipped model) changes few-shot adaptation at n 
 * random samples of 10 on the HELP validation devices and, leave-one-source-out, pixel3;
 * the same for pixel3 with one of the 10 forced to be a disconnected cell (what active selection does).
 
-Targets are not used.  Run::
+It also records, per device, the median log-latency of disconnected vs connected cells, and what the
+planner's loop (``benchmarks/planning.py``) does on raspi4: how many disconnected cells the first 10
+active (``rank``) picks contain and the posterior's noise / signal sd after them, against random picks.
+These describe the targets; nothing is chosen on them.
+
+Nothing is chosen on the targets.  Run::
 
     LATXFER_DATA=/work/shared/data LATXFER_OFFLINE=1 .venv/bin/python benchmarks/disconnected.py --seeds 5
 
@@ -58,6 +63,25 @@ def _score(m, ds, dev, archs, seed, disc):
             "noise_over_signal_sd": float(np.median((dr - fn).std(1) / fn.std(1)))}
 
 
+def _planner_picks(model, ds, dev, disc, seeds):
+    """10 measurements chosen as in the planning loop (active ``rank`` vs random), on the real table."""
+    from planning import _rounds, _truth
+
+    from latxfer.plan import _light
+
+    light, truth = _light(model, 100), _truth(model, ds, dev)
+    rows = []
+    for policy in ("active", "random"):
+        for seed in range(seeds):
+            *_, (_, _, archs, post, realised) = _rounds(model, light, truth, policy, np.array([0, 5, 10]), seed)
+            fn, dr = np.log(post.mean_fn_ms), np.log(post.draws_ms)
+            rows.append({"policy": policy, "seed": seed,
+                         "disconnected_picked": int(disc[model.basis.positions(archs)].sum()),
+                         "noise_over_signal_sd": float(np.median((dr - fn).std(1) / fn.std(1))),
+                         "realised_srcc": realised})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -86,6 +110,13 @@ def main(argv=None) -> int:
         r = y - f
         res_rows.append({"device": d, "residual_sd_all": np.nanstd(r), "residual_sd_connected": np.nanstd(r[~disc]),
                          "mean_residual_disconnected": np.nanmean(r[disc]), "signal_sd": np.nanstd(f)})
+    lat_rows = []
+    for d in list(sp.source) + list(sp.target) + list(sp.validation):
+        ly = np.log(ds.latency.sel(device=d).values)
+        lat_rows.append({"device": d, "median_log_ms_disconnected": np.nanmedian(ly[disc]),
+                         "median_log_ms_connected": np.nanmedian(ly[~disc]),
+                         "ratio_connected_over_disconnected": np.exp(np.nanmedian(ly[~disc]) - np.nanmedian(ly[disc]))})
+    loop_rows = _planner_picks(m, ds, "raspi4", disc, args.seeds)
     # (2) the column
     undo = _with_column(NB201Space)
     try:
@@ -120,6 +151,13 @@ def main(argv=None) -> int:
         "latency function (log scale).",
         "## Source residuals of the shipped model (log scale)",
         md_table(pd.DataFrame(res_rows).set_index("device").round(3)),
+        "## Latency of disconnected vs connected cells (median, log ms)",
+        md_table(pd.DataFrame(lat_rows).set_index("device").round(3)),
+        "## The planner's loop on raspi4 after 10 measurements (batches of 5; mean over seeds)",
+        "`disconnected_picked`: disconnected cells among the 10 measured; `noise_over_signal_sd`: posterior "
+        "median (the simulated futures of `preposterior` draw their noise from it); `realised_srcc`: adapted "
+        "ranking vs the real latency on the unmeasured architectures.",
+        md_table(pd.DataFrame(loop_rows).groupby("policy").mean(numeric_only=True).drop(columns="seed").round(3)),
         "## Adaptation with and without the column",
         md_table(tab.round(4)),
     ])
