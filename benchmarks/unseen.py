@@ -1,0 +1,231 @@
+"""Devices no setting was chosen on: HW-NAS-Bench's edge GPU and edge TPU, adapted from the HELP sources.
+
+Usage::
+
+    LATXFER_DATA=../shared/data .venv/bin/python benchmarks/unseen.py --seeds 20
+    .venv/bin/python benchmarks/unseen.py --quick           # 2 seeds, n in {0, 10}
+
+The HELP NB201 split's targets and validation devices shaped the model (validation devices chose the
+settings; targets are reported).  ``hwnb_edgegpu`` (Jetson TX2 class) and ``hwnb_edgetpu`` (Coral) of
+``nb201-hwnasbench`` are in neither list and in no source: they are the closest this data gets to "a device
+the project has never seen".  Nothing here feeds back into a setting; this script only reports.
+
+Protocol: the evaluation harness (``latxfer.evaluate``) on the 9 HELP NB201 source devices, targets
+the two edge devices (1,999 and 1,740 measured NB201 architectures; a target's unmeasured architectures
+are simply not scored), n in {0, 5, 10, 20, 50} random target measurements, every baseline of
+``default_baselines`` next to ``hier``.  Then the calibration of ``posterior_srcc(proxy, target)`` with
+every source as the proxy: the true SRCC is over the architectures measured on the target, and so is the
+posterior's.
+
+Writes ``docs/results/unseen.md`` and ``docs/results/unseen*.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, cached_hier_fit, md_table, provenance  # noqa: E402
+
+import latxfer  # noqa: E402
+from latxfer import dims as D  # noqa: E402
+from latxfer.baselines import default_baselines  # noqa: E402
+from latxfer.evaluate import evaluate, measured_sample, summarize, to_table  # noqa: E402
+from latxfer.methods import FewShotMethod  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+TARGETS = ["hwnb_edgegpu", "hwnb_edgetpu"]
+
+
+class Prefitted(FewShotMethod):
+    """A fitted LatencyModel under the harness's interface (``fit`` keeps the cached fit)."""
+
+    gives_intervals = True
+
+    def __init__(self, model, name: str):
+        self.model, self.name = model, name
+
+    def fit(self, sources, space=None):
+        missing = set(sources.latx.devices) ^ set(self.model.source_devices)
+        if missing:
+            raise ValueError(f"cached model was fitted on other sources (differs in {sorted(missing)})")
+        return self
+
+    def adapt(self, archs, latency_ms, *, device="target", rng=None):
+        return self.model.adapt(archs, latency_ms, device=device, rng=rng)
+
+
+def combined(sources: list[str]) -> xr.Dataset:
+    """HELP NB201 sources + the HW-NAS-Bench edge devices on the 15,625 NB201 architectures."""
+    help_ = latxfer.load_dataset("nb201-help")
+    hw = latxfer.load_dataset("nb201-hwnasbench").sel(device=TARGETS)
+    keep = [D.LATENCY, "n_obs"]
+    a = help_[keep].sel(device=sources)
+    b = hw[keep].reindex(arch=help_.arch)
+    b["n_obs"] = b["n_obs"].fillna(0).astype(np.int64)
+    ds = xr.concat([a, b], dim=D.DEVICE, coords="different", compat="equals")
+    for v in ["ops", "arch_str"]:
+        ds[v] = help_[v]
+    ds.attrs = dict(help_.attrs, name="nb201-help sources + hwnasbench edge devices")
+    return ds
+
+
+def part_fewshot(args, ds, split, model, log):
+    methods = [Prefitted(model, "hier")] + default_baselines(split.source, per_proxy=False)
+    t0 = time.perf_counter()
+    res = evaluate(ds, split.source, TARGETS, methods, args.ns, args.seeds, progress=True)
+    summ = summarize(res)
+    summ.to_csv(RESULTS / "unseen_fewshot.csv", index=False)
+    log(f"## Few-shot SRCC and calibration ({args.seeds} seeds, {time.perf_counter() - t0:.0f} s)\n")
+    log("Scored on the target's measured architectures that were not among its n samples "
+        f"(query sets of {int(res['n_query'].min())}-{int(res['n_query'].max())} architectures).\n")
+    for metric, title in [("srcc", "SRCC, unmeasured architectures"),
+                          ("srcc_trimmed", "SRCC, 10th-90th latency percentile (HELP's trimming)"),
+                          ("coverage", "coverage of the 90% predictive intervals (methods with intervals)"),
+                          ("top10", "top-10 overlap")]:
+        tab = to_table(summ, metric)
+        if metric == "coverage":
+            tab = tab[tab.index.get_level_values(0).isin(["hier", "lowrank-svd", "target-ridge", "adaproxy-best"])]
+        log(f"### {title} (mean ± sd over seeds)\n")
+        log(md_table(tab) + "\n")
+    return res
+
+
+def part_psrcc(args, ds, split, model, log):
+    rows = []
+    Y = {d: ds[D.LATENCY].sel(device=d).values for d in split.source + TARGETS}
+    for t in TARGETS:
+        pool = ds.latx.measured(t)
+        on = np.isin(ds.latx.archs, pool)
+        for seed in range(args.seeds):
+            for n in [5, 10, 20]:
+                a = measured_sample(pool, t, n, seed)
+                post = model.adapt(a, Y[t][a], device=t, rng=seed).posterior
+                for p in split.source:
+                    true = spearmanr(Y[p][on], Y[t][on])[0]
+                    r = model.posterior_srcc(Y[p], post, threshold=0.9, archs=pool)
+                    lo, hi = r.interval
+                    rows.append({"target": t, "seed": seed, "n": n, "proxy": p, "true": true, "mean": r.mean,
+                                 "lower": lo, "upper": hi, "covered": bool(lo <= true <= hi),
+                                 "p_above": r.p_above, "decision": r.decision()})
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "unseen_posterior_srcc.csv", index=False)
+    log("## Calibration of posterior_srcc(proxy, target), every source as proxy\n")
+    log("True SRCC over the target's measured architectures (the posterior's too); 90% intervals.\n")
+    g = df.assign(err=(df["mean"] - df["true"]).abs(), width=df.upper - df.lower)
+    tab = g.groupby(["target", "n"]).agg(cases=("covered", "size"), coverage_90=("covered", "mean"),
+                                         mean_abs_error=("err", "mean"), mean_width=("width", "mean"))
+    log(md_table(tab.round(3)) + "\n")
+    right = ((df.decision == "reuse") & (df.true >= 0.9)) | ((df.decision == "adapt") & (df.true < 0.9))
+    dec = df.assign(right=right, decided=df.decision != "measure more").groupby(["target", "n"]).agg(
+        decided=("decided", "sum"), correct=("right", "sum"))
+    log("Reuse/adapt decisions (threshold 0.9, confidence 0.9): made / right (true SRCC of every source "
+        f"with these targets is {df.true.min():.2f}-{df.true.max():.2f}, so 'adapt' is always right)\n")
+    log(md_table(dec) + "\n")
+
+
+def part_planning(args, ds, split, model, log):
+    """The planner's loop with the real table as the oracle: active ("rank") vs random, batches of 5."""
+    from planning import GOAL, _rounds
+
+    from latxfer.plan import _light, preposterior
+
+    light = _light(model, 100)
+    ks = np.arange(0, 51, 5)
+    rows = []
+    t0 = time.perf_counter()
+    for t in TARGETS:
+        truth = np.full(len(model.basis.archs), np.nan)
+        y = ds[D.LATENCY].sel(device=t).to_series().dropna()
+        truth[model.basis.positions(y.index.to_numpy())] = y.to_numpy()
+        cand = model.basis.archs[np.isfinite(truth)]
+        for policy in ("active", "random"):
+            plan = preposterior(light, [], [], goal=f"srcc>={GOAL}", batch=5, max_k=50, policy=policy,
+                                n_worlds=args.worlds, candidates=cand, rng=1000, device=t)
+            _, lo, hi = plan.band("srcc")
+            for seed in range(args.plan_seeds):
+                for i, k, _a, _p, realised in _rounds(model, light, truth, policy, ks, seed):
+                    rows.append({"target": t, "policy": policy, "seed": seed, "k": int(k), "srcc": realised,
+                                 "lo": lo[i], "hi": hi[i], "inside": bool(lo[i] <= realised <= hi[i])})
+                print(f"{t} {policy} seed {seed}: " + " ".join(
+                    f"{r['srcc']:.3f}" for r in rows if r["target"] == t and r["policy"] == policy
+                    and r["seed"] == seed), flush=True)
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "unseen_planning.csv", index=False)
+    log(f"## Measurement planning: active vs random ({args.plan_seeds} seeds, "
+        f"{time.perf_counter() - t0:.0f} s)\n")
+    log("The loop of benchmarks/planning.py (adapt with 100 posterior draws -> select 5 -> measure, read from "
+        "the real table), candidates = the architectures measured on the target; realised SRCC of the adapted "
+        "ranking on every unmeasured measured architecture. Mean (min) over seeds.\n")
+    w = df[df.k.isin([0, 10, 20, 30, 50])].groupby(["target", "policy", "k"])["srcc"].agg(["mean", "min"])
+    cell = w["mean"].round(3).astype(str) + " (" + w["min"].round(3).astype(str) + ")"
+    log(md_table(cell.unstack("k")) + "\n")
+    reach = df[df.srcc >= 0.9].groupby(["target", "policy", "seed"])["k"].min()
+    n90 = reach.reindex(pd.MultiIndex.from_product(
+        [TARGETS, ["active", "random"], range(args.plan_seeds)], names=["target", "policy", "seed"]))
+    tab = n90.groupby(["target", "policy"]).agg(n_to_srcc90=("mean"), not_reached=lambda x: int(x.isna().sum()))
+    log("Measurements to reach realised SRCC >= 0.9 (mean over the seeds that reach it within 50):\n")
+    log(md_table(tab.round(1)) + "\n")
+    log(f"Calibration of the k = 0 plan ({args.worlds} simulated devices): realised SRCC inside the predicted "
+        "90% band, over k = 0..50 and seeds:\n")
+    log(md_table(df.groupby(["target", "policy"])["inside"].mean().round(3).to_frame("inside_90_band")) + "\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--ns", default="0,5,10,20,50")
+    ap.add_argument("--parts", default="fewshot,psrcc,planning")
+    ap.add_argument("--plan-seeds", type=int, default=5)
+    ap.add_argument("--worlds", type=int, default=12, help="simulated devices per k = 0 plan")
+    ap.add_argument("--quick", action="store_true", help="2 seeds, n in {0, 10}")
+    ap.add_argument("--out", default=str(RESULTS / "unseen.md"))
+    args = ap.parse_args(argv)
+    args.ns = [0, 10] if args.quick else [int(x) for x in args.ns.split(",")]
+    args.seeds = 2 if args.quick else args.seeds
+    if args.quick:
+        args.plan_seeds, args.worlds = 1, 4
+    split = latxfer.get_split("nb201", "help")
+    leak = set(TARGETS) & set(split.source + split.target + split.validation)
+    assert not leak, leak
+    ds = combined(split.source)
+    model = cached_hier_fit(OUT / "nb201_help_hier.zarr", ds.latx.select(split.source))
+    lines = ["# Devices no setting was chosen on: HW-NAS-Bench edge GPU and edge TPU\n", provenance() + "\n",
+             f"- sources: the HELP NB201 split's {len(split.source)} sources {split.source}; model `hier` "
+             "(models/hier.toml, settings chosen on the HELP validation devices and left-out sources)",
+             f"- targets: {TARGETS} (nb201-hwnasbench), in no split list; nothing here tunes anything\n"]
+    Y = ds.latx.latency_matrix(split.source + TARGETS)
+    best = {}
+    for i, t in enumerate(TARGETS):
+        on = np.isfinite(Y[len(split.source) + i])
+        r = {p: spearmanr(Y[j][on], Y[len(split.source) + i][on])[0] for j, p in enumerate(split.source)}
+        p = max(r, key=r.get)
+        best[t] = f"{t}: {int(on.sum())} architectures measured, best source {p} (SRCC {r[p]:.3f})"
+    lines += ["Monotonicity with the sources (on the target's measured architectures): "
+              + "; ".join(best.values()) + ".\n"]
+
+    def log(s):
+        print(s, flush=True)
+        lines.append(s)
+
+    if "fewshot" in args.parts:
+        part_fewshot(args, ds, split, model, log)
+    if "psrcc" in args.parts:
+        part_psrcc(args, ds, split, model, log)
+    if "planning" in args.parts:
+        part_planning(args, ds, split, model, log)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
