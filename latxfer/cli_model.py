@@ -57,6 +57,14 @@ def _posterior(model, args):
     """AdaptedLatency for the command's target (or the labelled prior without --target-csv)."""
     if args.target_csv is None:
         _say("no --target-csv: this is the population PRIOR prediction for an unseen device (n = 0)")
+        if model.source_latency is not None:
+            import numpy as np
+
+            med = np.nanmedian(model.source_latency, axis=1)
+            lo, hi = float(med.min()), float(med.max())
+            _say(f"its latency level comes from the source devices (median latencies {lo:.3g}-{hi:.3g} ms): "
+                 "for a device much faster or slower than all of them the intervals are off (the ranking "
+                 "is what the prior informs); one measured architecture fixes the level")
         return model.adapt([], [], device="new-device", rng=args.seed), "new-device"
     ds, dev, known = _target(model, args.target_csv, getattr(args, "treat_as_known", False),
                              getattr(args, "intercept_ms", None))

@@ -37,6 +37,7 @@ def test_predict_without_measurements_is_labelled_prior(fitted_path, tmp_path, c
     assert main(["predict", "--model", str(fitted_path), "--out", str(out)]) == 0
     io = capsys.readouterr()
     assert "PRIOR" in io.err and "prior (no target measurement)" in io.out
+    assert "latency level comes from the source devices" in io.err
     assert pd.read_csv(out)["measured"].sum() == 0
 
 
