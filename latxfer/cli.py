@@ -91,8 +91,7 @@ def _dataset_summary(ds) -> dict:
 
 
 def _data_info(args) -> int:
-    from latxfer.data.csvio import read_csv
-    from latxfer.data.datasets import DATASETS, load_dataset, load_splits
+    from latxfer.data.datasets import load_any, load_splits
 
     if args.name == "splits":
         sj = load_splits(args.data_dir)
@@ -108,12 +107,7 @@ def _data_info(args) -> int:
                     print(f"{space}/{name}: " + ", ".join(f"{k}={v}" for k, v in e.items()
                                                       if k in ("source", "target", "proxy")))
         return EXIT_OK
-    from pathlib import Path
-
-    if args.name not in DATASETS and (Path(args.name).exists() or args.name.endswith((".csv", ".gz"))):
-        ds = read_csv(args.name, space=args.space)
-    else:
-        ds = load_dataset(args.name, args.data_dir)
+    ds = load_any(args.name, space=args.space, data_dir=args.data_dir)
     info = _dataset_summary(ds)
     if args.json:
         _print_json(info)

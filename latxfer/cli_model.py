@@ -83,7 +83,11 @@ def _posterior(model, args):
 
 # ---------------------------------------------------------------------------------------------- fit
 def fit_args(p) -> None:
-    p.add_argument("--dataset", required=True, help="named dataset holding the source devices")
+    p.add_argument("--dataset", required=True,
+                   help="the source devices' latencies: a dataset name (see `latxfer data list`), a tidy CSV "
+                        "device,arch_index,latency_ms of your own, or a saved .zarr / .nc dataset")
+    p.add_argument("--space", default=None,
+                   help="search space of a CSV dataset (nb201, fbnet, ofa); default: its space column")
     p.add_argument("--sources", required=True,
                    help="a split name from splits.json (e.g. 'help') or a comma list of devices")
     p.add_argument("--model", default="hier", help="model configuration name in models/ or a TOML file")
@@ -95,22 +99,29 @@ def fit_args(p) -> None:
 
 def fit_cmd(args) -> int:
     """Fit the model on the source devices and save it."""
-    from latxfer.data.datasets import load_dataset, split_devices
+    from latxfer.data.datasets import load_any, split_devices
     from latxfer.errors import ConfigError, ConvergenceWarning
     from latxfer.models import LatencyModel
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out} already exists; refusing to overwrite it (pass --overwrite)")
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_any(args.dataset, space=args.space, data_dir=args.data_dir)
+    if ds.attrs.get("space", "unknown") == "unknown":
+        raise ConfigError(f"{args.dataset}: no search space given; the model encodes architectures of a space: "
+                          "pass --space (nb201, fbnet, ofa) or add a 'space' column to the CSV")
     sources = split_devices(args.sources, ds.attrs["space"], args.data_dir)
     src = ds.latx.select(sources)
     model = LatencyModel(args.model)
     cfg = model.config
     _say(f"fitting {model.name!r} ({cfg['model']['variant']}, K={cfg['model']['n_factors']}) on "
          f"{len(sources)} source devices of {args.dataset}: {', '.join(sources)}")
-    _say(f"sampler {cfg['sampler']['name']}: {cfg['sampler']['chains']} chains x "
-         f"({cfg['sampler']['tune']} tune + {cfg['sampler']['draws']} draws); about a minute on 2 cores")
+    sc = cfg["sampler"]
+    if sc["name"] in ("map", "advi"):
+        _say(f"sampler {sc['name']}: an approximation (no r_hat / ESS), {sc['draws']} draws")
+    else:
+        _say(f"sampler {sc['name']}: {sc['chains']} chains x ({sc['tune']} tune + {sc['draws']} draws); "
+             "about a minute on 2 cores")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(src, seed=args.seed, progress=sys.stderr.isatty())

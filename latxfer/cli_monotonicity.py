@@ -7,7 +7,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(p) -> None:
     """Options of ``latxfer monotonicity``."""
-    p.add_argument("--dataset", required=True, help="dataset name (see `latxfer data list`) or a CSV file")
+    p.add_argument("--dataset", required=True, help="dataset name (see `latxfer data list`), a CSV file or a saved .zarr / .nc dataset")
     p.add_argument("--devices", default=None, help="comma-separated devices (default: all)")
     p.add_argument("--pseudo", default="flops", help="pseudo-devices: comma list of flops,params, or 'none'")
     p.add_argument("--space", default=None, help="search space of a CSV file (nb201, fbnet, ofa)")
@@ -20,14 +20,9 @@ def add_arguments(p) -> None:
 
 
 def _load(args):
-    from pathlib import Path
+    from latxfer.data.datasets import load_any
 
-    from latxfer.data.csvio import read_csv
-    from latxfer.data.datasets import DATASETS, load_dataset
-
-    if args.dataset not in DATASETS and (Path(args.dataset).exists() or args.dataset.endswith((".csv", ".gz"))):
-        return read_csv(args.dataset, space=args.space)
-    return load_dataset(args.dataset, args.data_dir)
+    return load_any(args.dataset, space=args.space, data_dir=args.data_dir)
 
 
 def run(args) -> int:

@@ -382,3 +382,26 @@ def split_devices(spec: str, space: str, data_dir=None) -> list[str]:
         except UnknownDatasetError:
             pass
     return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def load_any(spec: str, *, space: str | None = None, data_dir=None) -> xr.Dataset:
+    """What a CLI ``--dataset`` names: a registered dataset, a tidy CSV of your own, or a saved Dataset.
+
+    ``*.csv`` / ``*.csv.gz`` are read with :func:`~latxfer.data.read_csv` (``space`` checks every
+    ``arch_index`` against the search space; default: the file's ``space`` column); an existing
+    ``*.zarr`` / ``*.nc`` path is opened with :func:`~latxfer.data.open_dataset`; anything else is a
+    registered name (:func:`load_dataset`).
+    """
+    if spec not in DATASETS:
+        from latxfer.data.csvio import read_csv
+        from latxfer.data.io import open_dataset
+
+        path = Path(spec)
+        if spec.endswith((".csv", ".gz")):
+            return read_csv(path, space=space)
+        if path.exists() and path.suffix in (".zarr", ".nc"):
+            ds = open_dataset(path)
+            if space is not None and ds.attrs.get("space") != space:
+                raise ConfigError(f"{path}: a dataset of space {ds.attrs.get('space')!r}, not {space!r}")
+            return ds
+    return load_dataset(spec, data_dir)

@@ -117,3 +117,20 @@ def test_data_dir_without_files(tmp_path):
 def test_splits_is_not_a_table(data_dir):
     with pytest.raises(ConfigError, match="load_splits"):
         latxfer.load_dataset("splits", data_dir)
+
+
+def test_load_any_reads_names_csvs_and_saved_datasets(nb201_hwnb, tmp_path, data_dir):
+    """What `--dataset` accepts: a registered name, a tidy CSV, a dataset saved by save_dataset."""
+    from latxfer.data.datasets import load_any
+
+    small = nb201_hwnb.latx.select(["hwnb_fpga", "hwnb_edgegpu"]).isel(arch=slice(0, 50))
+    saved = latxfer.save_dataset(small, tmp_path / "mine.zarr")
+    back = load_any(str(saved), space="nb201")
+    np.testing.assert_array_equal(back.latency.values, small.latency.values)
+    with pytest.raises(ConfigError, match="fbnet"):
+        load_any(str(saved), space="fbnet")
+    csv = tmp_path / "mine.csv"
+    small.latx.to_long().to_csv(csv, index=False)
+    got = load_any(str(csv), space="nb201")
+    assert got.attrs["space"] == "nb201" and sorted(got.latx.devices) == ["hwnb_edgegpu", "hwnb_fpga"]
+    assert load_any("nb201-hwnasbench", data_dir=data_dir).sizes["device"] == 6
