@@ -269,3 +269,27 @@ def test_cli_plan_text_and_bad_input(model_path, tmp_path, capsys):
 
 def test_leakage_error_class():
     assert issubclass(LeakageError, ValueError)
+
+
+def test_band_is_a_prediction_band_for_a_further_world():
+    """The 90% band of 12 worlds holds about 90% of further worlds; the 5-95% sample quantiles hold ~78%."""
+    from latxfer.plan import PlanResult
+
+    rng = np.random.default_rng(0)
+    cov_band, cov_q = [], []
+    for _ in range(300):
+        z = rng.normal([1.2, 2.0, 2.6], [0.4, 0.3, 0.2], size=(12 + 200, 3))
+        M = np.tanh(z)
+        med, lo, hi = PlanResult._band_of(M[:12], "srcc", 0.9)
+        assert np.all(lo <= med) and np.all(med <= hi) and np.all(hi < 1)
+        cov_band.append(((M[12:] >= lo) & (M[12:] <= hi)).mean())
+        qlo, qhi = np.quantile(M[:12], [0.05, 0.95], axis=0)
+        cov_q.append(((M[12:] >= qlo) & (M[12:] <= qhi)).mean())
+    assert 0.87 <= np.mean(cov_band) <= 0.93
+    assert np.mean(cov_q) < 0.82
+    # probabilities stay in [0, 1]; identical worlds give a point; fewer than 3 worlds give their range
+    P = np.array([[0.0, 0.2, 1.0], [0.1, 0.2, 1.0], [0.05, 0.2, 1.0], [0.3, 0.2, 1.0]])
+    med, lo, hi = PlanResult._band_of(P, "p_above", 0.9)
+    assert np.all(lo >= 0) and np.all(hi <= 1) and lo[1] == hi[1] == 0.2
+    med, lo, hi = PlanResult._band_of(np.array([[0.5], [0.7]]), "srcc", 0.9)
+    assert (lo[0], hi[0]) == (0.5, 0.7)
