@@ -399,8 +399,8 @@ def load_any(spec: str, *, space: str | None = None, data_dir=None) -> xr.Datase
         path = Path(spec)
         if spec.endswith((".csv", ".gz")):
             return read_csv(path, space=space)
-        if path.exists() and path.suffix in (".zarr", ".nc"):
-            ds = open_dataset(path)
+        if path.suffix in (".zarr", ".nc"):
+            ds = open_dataset(path)  # a missing path: DataFileNotFoundError naming it
             if space is not None and ds.attrs.get("space") != space:
                 raise ConfigError(f"{path}: a dataset of space {ds.attrs.get('space')!r}, not {space!r}")
             return ds

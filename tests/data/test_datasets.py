@@ -134,3 +134,5 @@ def test_load_any_reads_names_csvs_and_saved_datasets(nb201_hwnb, tmp_path, data
     got = load_any(str(csv), space="nb201")
     assert got.attrs["space"] == "nb201" and sorted(got.latx.devices) == ["hwnb_edgegpu", "hwnb_fpga"]
     assert load_any("nb201-hwnasbench", data_dir=data_dir).sizes["device"] == 6
+    with pytest.raises(latxfer.errors.DataFileNotFoundError, match="nope.zarr"):
+        load_any(str(tmp_path / "nope.zarr"))
