@@ -84,7 +84,12 @@ def part_fewshot(args, ds, split, model, log):
     res = evaluate(ds, split.source, TARGETS, methods, args.ns, args.seeds, progress=True)
     summ = summarize(res)
     summ.to_csv(RESULTS / "unseen_fewshot.csv", index=False)
+    from latxfer.plots import plot_fewshot
+
+    plot_fewshot(summ, RESULTS / "unseen_fewshot.png", methods=["hier", "adaproxy-best", "lowrank-svd", "best-proxy"],
+                 title="devices no setting was chosen on: SRCC on unmeasured architectures (HELP NB201 sources)")
     log(f"## Few-shot SRCC and calibration ({args.seeds} seeds, {time.perf_counter() - t0:.0f} s)\n")
+    log("![SRCC vs n](unseen_fewshot.png)\n")
     log("Scored on the target's measured architectures that were not among its n samples "
         f"(query sets of {int(res['n_query'].min())}-{int(res['n_query'].max())} architectures).\n")
     for metric, title in [("srcc", "SRCC, unmeasured architectures"),

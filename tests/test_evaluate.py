@@ -104,6 +104,22 @@ def test_summary_and_table(run):
     assert "mean" in t.columns and ("adaproxy:hwnb_pixel3", 10) in t.index
 
 
+def test_fewshot_figure(run, tmp_path):
+    """One panel per target (and the mean), a line per method; unknown metric / method named."""
+    from latxfer.errors import ConfigError
+    from latxfer.plots import plot_fewshot
+
+    res, _, _ = run
+    fig = plot_fewshot(res, tmp_path / "fs.png", metric="coverage", methods=["spy-a", "target-ridge"])
+    assert (tmp_path / "fs.png").stat().st_size > 0
+    assert [ax.get_title() for ax in fig.axes] == ["hwnb_edgegpu", "hwnb_raspi4", "mean over targets"]
+    assert len(fig.axes[0].get_lines()) == 3  # two methods and the nominal 0.9 line
+    with pytest.raises(ConfigError, match="no metric 'nope'"):
+        plot_fewshot(res, metric="nope")
+    with pytest.raises(ConfigError, match="not in the result"):
+        plot_fewshot(summarize(res), methods=["hier"])
+
+
 def test_leakage_unknown_and_too_many(nb201_hwnb):
     with pytest.raises(LeakageError, match="hwnb_pixel3"):
         evaluate(nb201_hwnb, SRC, ["hwnb_pixel3"], [ProxyOnly("hwnb_pixel3")], [0], 1, progress=False)
