@@ -262,14 +262,92 @@ def part_ceiling(args, ds, split, model, log):
     log(md_table(pd.DataFrame(rows).set_index(["target", "design"])) + "\n")
 
 
+OFA_TARGETS = ["v100_1", "v100_32", "v100_64"]
+
+
+def part_ofa(args, log):
+    """Another space no setting was chosen on: OFA (HELP's ofa-help), V100s adapted from the other GPUs."""
+    import warnings
+
+    from latxfer.errors import ConvergenceWarning
+
+    ds = latxfer.load_dataset("ofa-help")
+    src = [d for d in ds.latx.devices if d not in OFA_TARGETS]
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model = cached_hier_fit(OUT / "ofa_gpus_hier.zarr", ds.latx.select(src))
+    conv = "; ".join(str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning))
+    d = model.diagnostics
+    methods = [Prefitted(model, "hier")] + default_baselines(src, per_proxy=False)
+    res = evaluate(ds, src, OFA_TARGETS, methods, args.ns, args.ofa_seeds, progress=True)
+    summ = summarize(res)
+    summ.to_csv(RESULTS / "unseen_ofa.csv", index=False)
+    Y = ds.latx.latency_matrix(src + OFA_TARGETS)
+    best = []
+    for i, t in enumerate(OFA_TARGETS):
+        r = {p: spearmanr(Y[j], Y[len(src) + i])[0] for j, p in enumerate(src)}
+        p = max(r, key=r.get)
+        best.append(f"{t} {p} ({r[p]:.3f})")
+    log(f"## OFA: V100s adapted from the other {len(src)} GPUs ({args.ofa_seeds} seeds, "
+        f"{time.perf_counter() - t0:.0f} s)\n")
+    log(f"ofa-help (5,000 architectures, 12 GPUs at batch 1 / 32 / 64); sources {src}; the OFA space was "
+        "used for no setting.  Best source per target (SRCC over all architectures): " + ", ".join(best)
+        + f".  Fit of `hier`: max r_hat {d.get('max_rhat', float('nan')):.3f}, min ESS "
+        f"{d.get('min_ess', float('nan')):.0f}, divergences {d.get('divergences')}"
+        + (f" (warning: {conv})" if conv else "") + ".\n")
+    for metric, title in [("srcc", "SRCC, unmeasured architectures"),
+                          ("srcc_trimmed", "SRCC, 10th-90th latency percentile"),
+                          ("coverage", "coverage of the 90% predictive intervals")]:
+        tab = to_table(summ, metric)
+        keep = ["hier", "adaproxy-best", "lowrank-svd", "best-proxy"] + (["target-ridge"] if metric == "coverage"
+                                                                          else [])
+        tab = tab[tab.index.get_level_values(0).isin(keep)]
+        if metric == "coverage":
+            tab = tab[tab.index.get_level_values(0) != "best-proxy"]
+        log(f"### {title} (mean ± sd over seeds)\n")
+        log(md_table(tab) + "\n")
+
+
+def part_ofa_sources(args, log):
+    """Why the model trails AdaProxy on v100_1: what each OFA source's table, op-linear fit and basis fit say."""
+    ds = latxfer.load_dataset("ofa-help")
+    src = [d for d in ds.latx.devices if d not in OFA_TARGETS]
+    model = cached_hier_fit(OUT / "ofa_gpus_hier.zarr", ds.latx.select(src))
+    # what a source contributes: its raw table, its op-linear fit (AdaProxy's proxy weights) and its fit
+    # on the model's basis [1, F, Q] (what a near-source prior component reproduces)
+    enc = latxfer.load_space("ofa").encode(ds.latx.archs)
+    X1 = np.column_stack([np.ones(len(enc)), enc])
+    Z = np.column_stack([np.ones(len(enc)), model.basis.F[model.basis.positions(ds.latx.archs)],
+                         model.basis.Q[model.basis.positions(ds.latx.archs)]])
+    rows = []
+    for t in OFA_TARGETS:
+        yt = ds[D.LATENCY].sel(device=t).values
+        for p in src:
+            y = ds[D.LATENCY].sel(device=p).values
+            rows.append({"target": t, "source": p, "raw": spearmanr(y, yt)[0],
+                         "op_linear_fit": spearmanr(X1 @ np.linalg.lstsq(X1, y, rcond=None)[0], yt)[0],
+                         "basis_fit": spearmanr(Z @ np.linalg.lstsq(Z, y, rcond=None)[0], yt)[0]})
+    diag = pd.DataFrame(rows)
+    diag.to_csv(RESULTS / "unseen_ofa_sources.csv", index=False)
+    log("## OFA: what the sources carry\n")
+    log("SRCC with each target of a source's raw table, of its least-squares fit on the op encoding "
+        "(AdaProxy's proxy weights) and of its fit on the model's basis [1, F, Q] (what a near-source prior "
+        "component reproduces); all 5,000 architectures; the fits are in-sample fits of the SOURCE.  The "
+        "three most rank-correlated sources per target:\n")
+    best3 = diag.sort_values("raw", ascending=False).groupby("target").head(3).set_index(["target", "source"])
+    log(md_table(best3.round(3)) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--ns", default="0,5,10,20,50")
-    ap.add_argument("--parts", default="ceiling,fewshot,psrcc,planning,nas")
+    ap.add_argument("--parts", default="ceiling,fewshot,psrcc,planning,nas,ofa,ofa-sources")
     ap.add_argument("--plan-seeds", type=int, default=5)
     ap.add_argument("--nas-seeds", type=int, default=10)
     ap.add_argument("--accuracy", default="cifar10")
+    ap.add_argument("--ofa-seeds", type=int, default=10)
     ap.add_argument("--worlds", type=int, default=12, help="simulated devices per k = 0 plan")
     ap.add_argument("--quick", action="store_true", help="2 seeds, n in {0, 10}")
     ap.add_argument("--out", default=str(RESULTS / "unseen.md"))
@@ -277,40 +355,48 @@ def main(argv=None) -> int:
     args.ns = [0, 10] if args.quick else [int(x) for x in args.ns.split(",")]
     args.seeds = 2 if args.quick else args.seeds
     if args.quick:
-        args.plan_seeds, args.worlds, args.nas_seeds = 1, 4, 2
-    split = latxfer.get_split("nb201", "help")
-    leak = set(TARGETS) & set(split.source + split.target + split.validation)
-    assert not leak, leak
-    ds = combined(split.source)
-    model = cached_hier_fit(OUT / "nb201_help_hier.zarr", ds.latx.select(split.source))
-    lines = ["# Devices no setting was chosen on: HW-NAS-Bench edge GPU and edge TPU\n", provenance() + "\n",
-             f"- sources: the HELP NB201 split's {len(split.source)} sources {split.source}; model `hier` "
-             "(models/hier.toml, settings chosen on the HELP validation devices and left-out sources)",
-             f"- targets: {TARGETS} (nb201-hwnasbench), in no split list; nothing here tunes anything\n"]
-    Y = ds.latx.latency_matrix(split.source + TARGETS)
-    best = {}
-    for i, t in enumerate(TARGETS):
-        on = np.isfinite(Y[len(split.source) + i])
-        r = {p: spearmanr(Y[j][on], Y[len(split.source) + i][on])[0] for j, p in enumerate(split.source)}
-        p = max(r, key=r.get)
-        best[t] = f"{t}: {int(on.sum())} architectures measured, best source {p} (SRCC {r[p]:.3f})"
-    lines += ["Monotonicity with the sources (on the target's measured architectures): "
-              + "; ".join(best.values()) + ".\n"]
+        args.plan_seeds, args.worlds, args.nas_seeds, args.ofa_seeds = 1, 4, 2, 2
+    parts = args.parts.split(",")
+    nb201_parts = [p for p in parts if not p.startswith("ofa")]
+    lines = ["# Devices and a space no setting was chosen on\n", provenance() + "\n"]
+    if nb201_parts:
+        split = latxfer.get_split("nb201", "help")
+        leak = set(TARGETS) & set(split.source + split.target + split.validation)
+        assert not leak, leak
+        ds = combined(split.source)
+        model = cached_hier_fit(OUT / "nb201_help_hier.zarr", ds.latx.select(split.source))
+        lines += [f"NB201 parts ({', '.join(nb201_parts)}): HW-NAS-Bench edge GPU and edge TPU\n",
+                  f"- sources: the HELP NB201 split's {len(split.source)} sources {split.source}; model `hier` "
+                  "(models/hier.toml, settings chosen on the HELP validation devices and left-out sources)",
+                  f"- targets: {TARGETS} (nb201-hwnasbench), in no split list; nothing here tunes anything\n"]
+        Y = ds.latx.latency_matrix(split.source + TARGETS)
+        best = {}
+        for i, t in enumerate(TARGETS):
+            on = np.isfinite(Y[len(split.source) + i])
+            r = {p: spearmanr(Y[j][on], Y[len(split.source) + i][on])[0] for j, p in enumerate(split.source)}
+            p = max(r, key=r.get)
+            best[t] = f"{t}: {int(on.sum())} architectures measured, best source {p} (SRCC {r[p]:.3f})"
+        lines += ["Monotonicity with the sources (on the target's measured architectures): "
+                  + "; ".join(best.values()) + ".\n"]
 
     def log(s):
         print(s, flush=True)
         lines.append(s)
 
-    if "ceiling" in args.parts:
+    if "ceiling" in parts:
         part_ceiling(args, ds, split, model, log)
-    if "fewshot" in args.parts:
+    if "fewshot" in parts:
         part_fewshot(args, ds, split, model, log)
-    if "psrcc" in args.parts:
+    if "psrcc" in parts:
         part_psrcc(args, ds, split, model, log)
-    if "planning" in args.parts:
+    if "planning" in parts:
         part_planning(args, ds, split, model, log)
-    if "nas" in args.parts:
+    if "nas" in parts:
         part_nas(args, ds, split, model, log)
+    if "ofa" in parts:
+        part_ofa(args, log)
+    if "ofa-sources" in parts:
+        part_ofa_sources(args, log)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
