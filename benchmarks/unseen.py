@@ -110,12 +110,13 @@ def part_psrcc(args, ds, split, model, log):
     for t in TARGETS:
         pool = ds.latx.measured(t)
         on = np.isin(ds.latx.archs, pool)
+        true_srcc = {p: spearmanr(Y[p][on], Y[t][on])[0] for p in split.source}
         for seed in range(args.seeds):
             for n in [5, 10, 20]:
                 a = measured_sample(pool, t, n, seed)
                 post = model.adapt(a, Y[t][a], device=t, rng=seed).posterior
                 for p in split.source:
-                    true = spearmanr(Y[p][on], Y[t][on])[0]
+                    true = true_srcc[p]
                     r = model.posterior_srcc(Y[p], post, threshold=0.9, archs=pool)
                     lo, hi = r.interval
                     rows.append({"target": t, "seed": seed, "n": n, "proxy": p, "true": true, "mean": r.mean,
@@ -139,7 +140,7 @@ def part_psrcc(args, ds, split, model, log):
 
 def part_planning(args, ds, split, model, log):
     """The planner's loop with the real table as the oracle: active ("rank") vs random, batches of 5."""
-    from planning import GOAL, _rounds
+    from planning import GOAL, _rounds, _truth
 
     from latxfer.plan import _light, preposterior
 
@@ -148,21 +149,19 @@ def part_planning(args, ds, split, model, log):
     rows = []
     t0 = time.perf_counter()
     for t in TARGETS:
-        truth = np.full(len(model.basis.archs), np.nan)
-        y = ds[D.LATENCY].sel(device=t).to_series().dropna()
-        truth[model.basis.positions(y.index.to_numpy())] = y.to_numpy()
+        truth = _truth(model, ds, t)
         cand = model.basis.archs[np.isfinite(truth)]
         for policy in ("active", "random"):
             plan = preposterior(light, [], [], goal=f"srcc>={GOAL}", batch=5, max_k=50, policy=policy,
                                 n_worlds=args.worlds, candidates=cand, rng=1000, device=t)
             _, lo, hi = plan.band("srcc")
             for seed in range(args.plan_seeds):
+                curve = []
                 for i, k, _a, _p, realised in _rounds(model, light, truth, policy, ks, seed):
+                    curve.append(realised)
                     rows.append({"target": t, "policy": policy, "seed": seed, "k": int(k), "srcc": realised,
                                  "lo": lo[i], "hi": hi[i], "inside": bool(lo[i] <= realised <= hi[i])})
-                print(f"{t} {policy} seed {seed}: " + " ".join(
-                    f"{r['srcc']:.3f}" for r in rows if r["target"] == t and r["policy"] == policy
-                    and r["seed"] == seed), flush=True)
+                print(f"{t} {policy} seed {seed}: " + " ".join(f"{v:.3f}" for v in curve), flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(RESULTS / "unseen_planning.csv", index=False)
     log(f"## Measurement planning: active vs random ({args.plan_seeds} seeds, "

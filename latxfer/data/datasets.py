@@ -388,8 +388,8 @@ def load_any(spec: str, *, space: str | None = None, data_dir=None) -> xr.Datase
     """What a CLI ``--dataset`` names: a registered dataset, a tidy CSV of your own, or a saved Dataset.
 
     ``*.csv`` / ``*.csv.gz`` are read with :func:`~latxfer.data.read_csv` (``space`` checks every
-    ``arch_index`` against the search space; default: the file's ``space`` column); an existing
-    ``*.zarr`` / ``*.nc`` path is opened with :func:`~latxfer.data.open_dataset`; anything else is a
+    ``arch_index`` against the search space; default: the file's ``space`` column); a ``*.zarr`` /
+    ``*.nc`` path is opened (a missing one is a :class:`~latxfer.errors.DataFileNotFoundError`) with :func:`~latxfer.data.open_dataset`; anything else is a
     registered name (:func:`load_dataset`).
     """
     if spec not in DATASETS:
