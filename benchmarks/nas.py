@@ -7,6 +7,7 @@ Usage::
     .venv/bin/python benchmarks/nas.py --fit hier-help            # fit it here on the HELP sources
     .venv/bin/python benchmarks/nas.py --quick                    # 1 seed, 150 trials, smoke run
     .venv/bin/python benchmarks/nas.py --tune-population --seeds 10   # choose NSGA-II's population
+    .venv/bin/python benchmarks/nas.py --tune-warm-start --fit hier --seeds 10   # warm start on validation devices
 
 For each target of the HELP NB201 split (titan_rtx_256, gold_6226, fpga, pixel2, raspi4, eyeriss) and seed:
 
@@ -99,7 +100,7 @@ def placeholder_adapt(sources, space, all_archs) -> AdaptFn:
 
 
 def run_target(ds, target, sources_lat, source_names, central, adapt: AdaptFn, *, accuracy, seeds, trials, n,
-               sampler, figures=None, adapt_label="adapted") -> list[dict]:
+               sampler, figures=None, adapt_label="adapted", warm=None) -> list[dict]:
     lat_t = ds["latency"].sel(device=target)
     y_all = lat_t.values
     archs_all = ds["arch"].values
@@ -126,7 +127,9 @@ def run_target(ds, target, sources_lat, source_names, central, adapt: AdaptFn, *
             runs[f"reuse-best{tag}"] = (nas.reuse_workflow(
                 sources_lat[source_names.index(best)], accuracy, measure, archs=archs_all, n_trials=nt,
                 proxy=best, **kw), n)
-            runs[f"{adapt_label}{tag}"] = (nas.adapt_workflow(post, accuracy, n_trials=nt, **kw), 0)
+            runs[f"{adapt_label}{tag}"] = (nas.adapt_workflow(post, accuracy, n_trials=nt, warm_start=warm, **kw), 0)
+            if nt is not None and warm is not None:
+                runs[f"{adapt_label}-cold{tag}"] = (nas.adapt_workflow(post, accuracy, n_trials=nt, **kw), 0)
             if nt is not None:
                 runs[f"oracle{tag}"] = (nas.oracle_search(lat_t, accuracy, n_trials=nt, device=target, **kw), 0)
         for name, (w, extra) in runs.items():
@@ -195,6 +198,47 @@ def tune_population(ds, split, *, pops, seeds, trials, accuracy, out: Path) -> i
     return 0
 
 
+def tune_warm_start(ds, split, adapt: AdaptFn, warm, *, seeds, trials, n, accuracy, out: Path) -> int:
+    """Adapted searches on the VALIDATION devices with and without the source-front warm start."""
+    acc = nas.load_accuracy(accuracy)
+    rows = []
+    for dev in split.validation:
+        lat = ds.latency.sel(device=dev)
+        truth = nas.true_pareto_front(lat, acc)
+        for seed in seeds:
+            sample = ds.latx.sample_archs(dev, n, rng=seed)
+            post = adapt(sample, lat.sel(arch=sample).values, dev, seed)
+            for name, ws, nt in (("cold", None, trials), ("warm (source fronts)", warm, trials),
+                                 ("exhaustive", None, None)):
+                w = nas.adapt_workflow(post, acc, n_trials=nt, warm_start=ws, seed=seed)
+                rows.append({"device": dev, "seed": seed, "search": name,
+                             **nas.evaluate_front(w.archs, truth)})
+        print(f"{dev}: done", file=sys.stderr)
+    df = pd.DataFrame(rows)
+    df.to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
+    g = df.groupby(["search", "device"])["hv_ratio"]
+    tab = g.mean().unstack("device").combine(g.min().unstack("device"), np.vectorize(_fmt))
+    allg = df.groupby("search")["hv_ratio"]
+    tab["all devices"] = [_fmt(m, v) for m, v in zip(allg.mean().reindex(tab.index), allg.min().reindex(tab.index), strict=True)]
+    wins = (df[df.search == "warm (source fronts)"].set_index(["device", "seed"])["hv_ratio"]
+            > df[df.search == "cold"].set_index(["device", "seed"])["hv_ratio"]).mean()
+    text = ["# Warm-starting the adapted search with the source devices' Pareto sets (validation devices)", "",
+            provenance(), "",
+            f"- HELP NB201 validation devices {list(split.validation)} (no target touched), model adapted "
+            f"with n = {n} random measurements per seed, seeds {list(seeds)}, NSGA-II "
+            f"(population {nas.NSGA2_POPULATION}, distinct architectures), {trials} trials, accuracy "
+            f"`{accuracy}`",
+            f"- warm start: `nas.source_fronts(model, accuracy)`, the union of the {len(split.source)} sources' "
+            f"exact Pareto sets ({len(warm)} architectures, source data only), evaluated first and counted "
+            f"in the {trials} trials",
+            "- exhaustive: the exact Pareto set of the posterior mean (no sampler error)", "",
+            "## Hypervolume ratio on true latency, mean (min) over seeds", "", md_table(tab), "",
+            f"Warm start better than cold in {wins:.0%} of (device, seed) cases.", ""]
+    out.with_suffix(".md").write_text("\n".join(text))
+    print("\n".join(text))
+    return 0
+
+
 def _fmt(mean, mn):
     return f"{mean:.4f} ({mn:.4f})"
 
@@ -215,12 +259,19 @@ def main(argv=None) -> int:
     ap.add_argument("--tune-population", action="store_true",
                     help="choose NSGA-II's population on the validation devices instead")
     ap.add_argument("--populations", default="6,8,10,12,16,20,30,50")
+    ap.add_argument("--no-warm-start", action="store_true",
+                    help="adapted search without the source-front warm start (default: warm start, and a "
+                         "cold `adapted-cold` search for comparison)")
+    ap.add_argument("--tune-warm-start", action="store_true",
+                    help="compare warm and cold adapted searches on the validation devices instead "
+                         "(needs --model or --fit)")
     args = ap.parse_args(argv)
     if args.tune_population:
         return tune_population(latxfer.load_dataset("nb201-help"), latxfer.get_split("nb201", "help"),
                                pops=[int(x) for x in args.populations.split(",")], seeds=range(args.seeds),
                                trials=args.trials, accuracy=args.accuracy,
                                out=Path(args.out or RESULTS / "nas_population"))
+    user_out = args.out
     args.out = args.out or str(RESULTS / "nas")
     if args.quick:
         args.seeds, args.trials = 1, 150
@@ -246,13 +297,21 @@ def main(argv=None) -> int:
         adapt = placeholder_adapt(ds.latx.select(source_names), latxfer.load_space("nb201"), ds["arch"].values)
         what, label = "PLACEHOLDER: AdaProxy-best point prediction (NOT the Bayesian model)", "placeholder-adapted"
     t_fit = time.perf_counter() - t0
+    warm = None
+    if label == "adapted" and not args.no_warm_start:
+        warm = nas.source_fronts(sources_lat, args.accuracy, archs=ds["arch"].values)
+    if args.tune_warm_start:
+        if warm is None:
+            ap.error("--tune-warm-start needs --model or --fit (and no --no-warm-start)")
+        return tune_warm_start(ds, split, adapt, warm, seeds=seeds, trials=args.trials, n=args.n,
+                               accuracy=args.accuracy, out=Path(user_out or RESULTS / "nas_warm_start"))
 
     rows = []
     for t in targets:
         t1 = time.perf_counter()
         rows += run_target(ds, t, sources_lat, source_names, central, adapt, accuracy=args.accuracy, seeds=seeds,
                            trials=args.trials, n=args.n, sampler=args.sampler, figures=args.figures,
-                           adapt_label=label)
+                           adapt_label=label, warm=warm)
         print(f"{t}: {time.perf_counter() - t1:.1f} s", file=sys.stderr)
     df = pd.DataFrame(rows)
     out = Path(args.out)
@@ -260,7 +319,8 @@ def main(argv=None) -> int:
     df.to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
 
     order = [f"reuse@{args.trials}", "reuse@exh", f"reuse-best@{args.trials}", "reuse-best@exh",
-             f"{label}@{args.trials}", f"{label}@exh", f"oracle@{args.trials}"]
+             f"{label}@{args.trials}", *([f"{label}-cold@{args.trials}"] if warm is not None else []),
+             f"{label}@exh", f"oracle@{args.trials}"]
     g = df.groupby(["target", "method"])
 
     def pivot(col, agg):
@@ -280,7 +340,10 @@ def main(argv=None) -> int:
         f"- settings: {args.trials} {args.sampler} trials per search, seeds {seeds}, n = {args.n} target samples "
         f"for adaptation, accuracy `{args.accuracy}` ({nas.ACCURACY_NAMES.get(args.accuracy, args.accuracy)}), "
         f"sources = HELP split sources {source_names}",
-        f"- adapted workflow: {what}" + (f" (fit {t_fit:.0f} s)" if args.fit else ""),
+        f"- adapted workflow: {what}" + (f" (fit {t_fit:.0f} s)" if args.fit else "")
+        + (f"; searches warm-started with the union of the sources' exact Pareto sets ({len(warm)} "
+           f"architectures, source data only, counted in the {args.trials} trials); `{label}-cold` without"
+           if warm is not None else ""),
         f"- reuse proxy (n = 0): `{central}`, the source with the highest mean SRCC to the other sources "
         "(source data only); `reuse-best`: the source with the highest SRCC on the n target samples "
         "(per seed; measurements = n + re-measurements)",

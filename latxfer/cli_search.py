@@ -4,7 +4,7 @@
 
     latxfer search --model MODEL --target-csv FILE --space nb201 --accuracy cifar10 \\
         [--objective mean|q0.9] [--budget-ms B --delta 0.05] [--trials 500] [--sampler nsga2] \\
-        [--storage URL] [--study NAME] [--seed S] --out PARETO.csv [--plot FILE.png]
+        [--storage URL] [--study NAME] [--seed S] --out PARETO.csv [--plot FILE.png] [--warm-start sources|none]
 
 The command adapts the fitted model to the target measurements (``load_model(MODEL).adapt(...)``),
 searches on the resulting posterior and writes the Pareto set (arch_index, accuracy, latency objective,
@@ -18,6 +18,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="COMPLETE trials the study should hold (a resumed or shared study runs the rest)")
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, gp (needs torch) or random")
     p.add_argument("--population-size", type=int, default=None, help="NSGA-II population (default 8)")
+    p.add_argument("--warm-start", default="sources", choices=["sources", "none"],
+                   help="sources (default): evaluate the union of the model's source devices' Pareto sets "
+                        "first (source data only, counted in --trials); none: start from random architectures")
     p.add_argument("--revisit", action="store_true",
                    help="evaluate and count architectures the study has already evaluated (default: skip "
                         "them, so --trials counts distinct architectures)")
@@ -83,10 +88,10 @@ def _check_args(args) -> None:
 
 
 def adapt_posterior(model_path: str, target_csv: str, space: str):
-    """The target's DevicePosterior: ``load_model(model_path)`` adapted to ``read_csv(target_csv, space=space)``.
+    """``(posterior, model)``: ``load_model(model_path)`` adapted to ``read_csv(target_csv, space=space)``.
 
     Uses the model's ``adapt_dataset(target)`` when it has one, else ``adapt(target)``; an ``AdaptedLatency``
-    result is unwrapped to its ``.posterior``.
+    result is unwrapped to its ``.posterior`` (a DevicePosterior).
     """
     from latxfer.errors import ConfigError
 
@@ -107,7 +112,7 @@ def adapt_posterior(model_path: str, target_csv: str, space: str):
     post = getattr(out, "posterior", out)
     if not isinstance(post, DevicePosterior):
         raise ConfigError(f"the model's adaptation returned {type(out).__name__}, not a DevicePosterior")
-    return post
+    return post, fitted
 
 
 def run(args) -> int:
@@ -117,15 +122,24 @@ def run(args) -> int:
 
     _check_args(args)
     nas.open_storage(args.storage)  # fail fast (ConfigError) on a storage that cannot be opened
-    post = adapt_posterior(args.model, args.target_csv, args.space)
+    post, fitted = adapt_posterior(args.model, args.target_csv, args.space)
+    data_dir = getattr(args, "data_dir", None)
     problem = nas.NASProblem.from_posterior(
         post, args.accuracy, objective=args.objective, budget_ms=args.budget_ms, delta=args.delta,
-        space=args.space, data_dir=getattr(args, "data_dir", None),
+        space=args.space, data_dir=data_dir,
     )
+    warm = None
+    if args.warm_start == "sources":
+        if getattr(fitted, "source_latency", None) is None:
+            print("note: the model holds no source latency tables; searching without a warm start",
+                  file=sys.stderr)
+        else:
+            warm = nas.source_fronts(fitted, args.accuracy, space=args.space, data_dir=data_dir)
+            warm = warm[np.isin(warm, problem.archs)]
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     res = nas.run_search(problem, args.trials, sampler=args.sampler, seed=args.seed, storage=args.storage,
                          study_name=args.study, progress=progress, population_size=args.population_size,
-                         revisit=args.revisit)
+                         revisit=args.revisit, warm_start=warm)
     table = res.table(args.interval)
     table.to_csv(args.out, index=False, float_format="%.6g")
     if args.plot:
@@ -136,7 +150,7 @@ def run(args) -> int:
         "device": problem.device, "space": problem.space, "objective": problem.objective,
         "accuracy": problem.accuracy_name, "encoding": problem.encoding, "sampler": res.sampler,
         "seed": res.seed, "study": res.study_name, "storage": res.storage, "n_trials": res.n_trials,
-        "n_new_trials": res.n_new, "n_unique_archs": res.n_unique, "n_pareto": int(len(table)),
+        "n_new_trials": res.n_new, "n_warm_start": res.n_warm_start, "n_unique_archs": res.n_unique, "n_pareto": int(len(table)),
         "budget_ms": problem.budget_ms, "delta": problem.delta if problem.budget_ms is not None else None,
         "n_target_measurements": int(post.n_measured), "out": args.out, "plot": args.plot,
         "elapsed_s": round(res.elapsed_s, 3),
@@ -146,6 +160,8 @@ def run(args) -> int:
     else:
         print(f"{problem.device}: {res.n_trials} trials ({res.n_new} new), {res.n_unique} unique architectures "
               f"of {problem.n_archs}; Pareto set of {len(table)} written to {args.out}")
+        if res.n_warm_start:
+            print(f"  warm start: the first {res.n_warm_start} trials were the source devices' Pareto sets")
         if problem.budget_ms is not None:
             print(f"  budget {problem.budget_ms:g} ms with risk delta {problem.delta:g}: "
                   f"{int(problem.feasible().sum())} feasible architectures")

@@ -67,6 +67,7 @@ __all__ = [
     "open_storage",
     "run_search",
     "exhaustive_search",
+    "source_fronts",
     "reuse_workflow",
     "adapt_workflow",
     "oracle_search",
@@ -397,6 +398,13 @@ class NASProblem:
             self._choice_tuple = tuple(int(a) for a in self.archs)
         return self._choice_tuple
 
+    def params_of_arch(self, arch: int) -> dict:
+        """The trial parameters that suggest architecture ``arch`` (inverse of :meth:`arch_of_params`)."""
+        i = int(self.positions([arch])[0])
+        if self.encoding == "ops":
+            return {f"op{p}": int(self.ops[i, p]) for p in range(self.ops.shape[1])}
+        return {"arch_index": int(self.archs[i])}
+
     def arch_of_params(self, params: dict) -> int:
         """Architecture index of a trial's parameters."""
         if self.encoding == "ops":
@@ -704,6 +712,7 @@ class SearchResult:
     seed: int | None
     elapsed_s: float
     n_new: int = 0
+    n_warm_start: int = 0
 
     def table(self, interval: float = 0.9) -> pd.DataFrame:
         """The Pareto set as a table (see :meth:`NASProblem.table`)."""
@@ -771,7 +780,8 @@ _MAX_ASKS_PER_TRIAL = 20
 def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any = "nsga2", seed: int | None = 0,
                storage: str | None = None, study_name: str | None = None, progress: bool = False,
                timeout: float | None = None, callbacks: Sequence[Callable] = (),
-               population_size: int | None = None, revisit: bool = False) -> SearchResult:
+               population_size: int | None = None, revisit: bool = False,
+               warm_start=None) -> SearchResult:
     """Run (or resume) a two-objective Optuna study until it holds ``n_trials`` COMPLETE trials.
 
     By default every COMPLETE trial is a distinct architecture: a proposal the study has already evaluated
@@ -804,6 +814,12 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
         NSGA-II population (default :data:`NSGA2_POPULATION`).
     revisit : bool
         Evaluate (and count) architectures the study has already evaluated (default False: skip them).
+    warm_start : sequence of int, optional
+        Architecture indices to evaluate first (e.g. :func:`source_fronts`: the Pareto sets of the source
+        devices).  They are enqueued, in order, only when the study has no trial yet (a resumed study is
+        not seeded twice), count towards ``n_trials`` and are capped at half of it; NSGA-II's elitist
+        selection then carries the best of them into its parent population.  Every index must be an
+        architecture of the problem (UnknownArchitectureError otherwise).
     """
     import optuna
     from optuna.study import MaxTrialsCallback
@@ -819,6 +835,7 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
     study = _create_or_load(st, study_name, problem, samp)
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     remaining = n_trials - done
+    n_warm = _enqueue_warm_start(study, problem, warm_start, n_trials)
     if remaining > 0:
         stop = [MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))]
         if revisit:
@@ -847,8 +864,68 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
         n_trials=len(trials), n_unique=int(np.unique(trial_archs).size),
         sampler=sampler if isinstance(sampler, str) else type(sampler).__name__,
         study_name=study.study_name, storage=storage_kind(storage), seed=seed,
-        elapsed_s=time.perf_counter() - t0, n_new=max(len(trials) - done, 0),
+        elapsed_s=time.perf_counter() - t0, n_new=max(len(trials) - done, 0), n_warm_start=n_warm,
     )
+
+
+def _enqueue_warm_start(study, problem: NASProblem, warm_start, n_trials: int) -> int:
+    """Enqueue the warm-start architectures into a study without trials; return how many were enqueued."""
+    if warm_start is None:
+        return 0
+    archs = pd.unique(np.atleast_1d(np.asarray(warm_start, np.int64)))
+    params = [problem.params_of_arch(a) for a in archs]  # validates every index before enqueueing any
+    if study.get_trials(deepcopy=False):
+        return 0
+    params = params[: max(n_trials // 2, 1)]
+    for prm in params:
+        study.enqueue_trial(prm, skip_if_exists=False)
+    return len(params)
+
+
+def source_fronts(source_latency_ms, accuracy, *, archs=None, space: str = "nb201", data_dir=None) -> np.ndarray:
+    """Union of the source devices' exact Pareto sets (accuracy vs their measured latency): a warm start.
+
+    Source data only: no target measurement is used.  The paper's observation that Pareto sets transfer
+    between devices with monotonic latency makes them a good first population for a search on a new
+    device; :func:`run_search` (``warm_start=``) evaluates them first.
+
+    Parameters
+    ----------
+    source_latency_ms : DataArray over (device, arch), array (devices x archs) with ``archs``, or a fitted
+        :class:`~latxfer.models.LatencyModel` (its stored source tables).  NaN = not measured.
+    accuracy
+        Anything :func:`load_accuracy` takes.
+
+    Returns
+    -------
+    numpy.ndarray of arch indices, interleaved over devices (each device's set from fast to slow), so a
+    truncated warm start still covers every device and the fast end first.
+    """
+    if hasattr(source_latency_ms, "source_latency") and hasattr(source_latency_ms, "basis"):
+        lat, archs = np.asarray(source_latency_ms.source_latency, float), source_latency_ms.basis.archs
+    elif hasattr(source_latency_ms, "dims"):
+        da = source_latency_ms.transpose(D.DEVICE, D.ARCH)
+        lat, archs = np.asarray(da.values, float), da[D.ARCH].values
+    else:
+        lat = np.atleast_2d(np.asarray(source_latency_ms, float))
+        if archs is None:
+            raise ConfigError("source_fronts: pass archs= with a latency array")
+    archs = np.asarray(archs, np.int64)
+    if lat.ndim != 2 or lat.shape[1] != archs.size:
+        raise ConfigError(f"source_fronts: latency of shape {lat.shape} does not match {archs.size} architectures")
+    acc_s = load_accuracy(accuracy, space=space, data_dir=data_dir)
+    acc = acc_s.reindex(archs).to_numpy(float)
+    fronts = []
+    for row in lat:
+        ok = np.isfinite(row) & np.isfinite(acc)
+        if not ok.any():
+            continue
+        sel = np.flatnonzero(ok)[pareto_mask(row[ok], acc[ok])]
+        fronts.append(archs[sel[np.lexsort((-acc[sel], row[sel]))]])
+    if not fronts:
+        return np.zeros(0, np.int64)
+    inter = [f[k] for k in range(max(map(len, fronts))) for f in fronts if k < len(f)]
+    return pd.unique(np.asarray(inter, np.int64))
 
 
 def exhaustive_search(problem: NASProblem) -> SearchResult:
@@ -947,16 +1024,21 @@ def reuse_workflow(proxy_latency_ms, accuracy, measure_target: Callable[[np.ndar
 def adapt_workflow(posterior, accuracy, *, objective: str = "mean", budget_ms: float | None = None,
                    delta: float = 0.05, n_trials: int | None = 500, sampler="nsga2", seed: int | None = 0,
                    storage=None, study_name=None, progress=False, population_size=None, space: str = "nb201",
-                   ops=None, data_dir=None) -> WorkflowResult:
+                   ops=None, data_dir=None, warm_start=None) -> WorkflowResult:
     """Workflow 2 (adapt): search on the adapted posterior of the target's latency.
 
     ``posterior`` is a :class:`~latxfer.models.DevicePosterior` (e.g. ``fitted.adapt(target)``); the
     latency objective is its mean or a quantile (``objective="q0.9"``), the budget a probabilistic
     constraint ``P(latency <= budget_ms) >= 1 - delta``.  ``n_trials=None`` enumerates exhaustively.
+    ``warm_start``: architectures the search evaluates first, e.g. ``source_fronts(fitted, accuracy)``
+    (see :func:`run_search`; ignored by the exhaustive search).
     """
     problem = NASProblem.from_posterior(posterior, accuracy, objective=objective, budget_ms=budget_ms,
                                         delta=delta, ops=ops, space=space, data_dir=data_dir)
-    res = _search(problem, n_trials, _search_kwargs(sampler, seed, storage, study_name, progress, population_size))
+    kw = _search_kwargs(sampler, seed, storage, study_name, progress, population_size)
+    if n_trials is not None and warm_start is not None:
+        kw["warm_start"] = warm_start
+    res = _search(problem, n_trials, kw)
     pos = problem.positions(res.pareto_archs) if res.pareto_archs.size else np.zeros(0, np.int64)
     return WorkflowResult("adapt", res.pareto_archs, problem.accuracy[pos], problem.latency_ms[pos],
                           n_measurements=int(posterior.n_measured), search=res,

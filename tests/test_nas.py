@@ -181,6 +181,47 @@ def test_revisits_are_skipped_not_counted():
     assert study.trials[1].user_attrs["revisit_of"] == 0
 
 
+def test_warm_start_is_evaluated_first_capped_and_not_repeated_on_resume(tmp_path):
+    from latxfer.errors import UnknownArchitectureError
+
+    pb = synthetic_problem()
+    warm = np.array([7, 3, 3, 100, 42])  # a repeat is enqueued once
+    res = nas.run_search(pb, 30, seed=0, warm_start=warm)
+    assert res.n_warm_start == 4 and res.trial_archs[:4].tolist() == [7, 3, 100, 42]
+    capped = nas.run_search(pb, 10, seed=0, warm_start=np.arange(50))
+    assert capped.n_warm_start == 5 and capped.trial_archs[:5].tolist() == [0, 1, 2, 3, 4]
+    url = f"journal:///{tmp_path}/w.log"
+    first = nas.run_search(pb, 20, seed=0, storage=url, study_name="w", warm_start=warm)
+    again = nas.run_search(pb, 40, seed=1, storage=url, study_name="w", warm_start=warm)
+    assert first.n_warm_start == 4 and again.n_warm_start == 0  # a resumed study is not seeded twice
+    assert again.n_trials == again.n_unique == 40
+    with pytest.raises(UnknownArchitectureError):
+        nas.run_search(pb, 10, seed=0, warm_start=[5 ** 5 + 1])
+
+
+def test_source_fronts_and_warm_started_search(nb201_help, pixel2, truth):
+    lat = nb201_help["latency"].sel(device=["pixel3", "silver_4210r"])
+    warm = nas.source_fronts(lat, "cifar10")
+    acc = nas.load_accuracy("cifar10").reindex(lat["arch"].values).to_numpy()
+    fronts = [set(lat["arch"].values[nas.pareto_mask(row, acc)].tolist()) for row in lat.values]
+    assert set(warm.tolist()) == fronts[0] | fronts[1] and np.unique(warm).size == warm.size
+    # interleaved over devices, each from its fastest architecture
+    assert all(float(lat.sel(device=d, arch=a)) == float(lat.sel(device=d).min()) for d, a in
+               zip(["pixel3", "silver_4210r"], warm[:2], strict=True))
+    # a search warm-started with the target's own front keeps all of it: the seeds enter the Pareto set
+    pb = nas.NASProblem.from_latency(pixel2, "cifar10")
+    res = nas.run_search(pb, 60, seed=0, warm_start=truth.front_archs)
+    assert nas.evaluate_front(res.pareto_archs, truth)["n_recovered"] == truth.front_archs.size
+    # the adapt workflow passes it through (and the exhaustive path ignores it)
+    from latxfer.models import DevicePosterior
+
+    post = DevicePosterior.from_gaussian("pixel2", pixel2["arch"].values, np.log(pixel2.values), 0.01,
+                                         n_samples=4, rng=0)
+    a = nas.adapt_workflow(post, "cifar10", n_trials=60, seed=0, warm_start=warm)
+    assert a.search.n_warm_start == min(warm.size, 30)
+    assert nas.adapt_workflow(post, "cifar10", n_trials=None, warm_start=warm).search.n_warm_start == 0
+
+
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
 def test_other_samplers(sampler):
     res = nas.run_search(synthetic_problem(), 25, sampler=sampler, seed=0)
@@ -372,6 +413,9 @@ def fake_model(monkeypatch, post):
     seen = {}
 
     class Fake:
+        source_latency = np.stack([post.mean(), post.mean() * 1.2])  # two "source" tables over the space
+        basis = SimpleNamespace(archs=post.archs)
+
         def adapt_dataset(self, target):
             seen["devices"] = target.latx.devices
             return SimpleNamespace(posterior=post)
@@ -395,8 +439,12 @@ def test_cli_search(tmp_path, pixel2, fake_model, capsys):
                "--accuracy", "cifar10", "--objective", "q0.9", "--budget-ms", "20", "--trials", "40",
                "--seed", "1", "--out", str(out), "--plot", str(png), "--storage", f"{tmp_path}/c.log",
                "--study", "c", "--json"])
-    assert rc == 0, capsys.readouterr().err
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
     assert fake_model["devices"] == ["pixel2"]
+    import json
+
+    assert 0 < json.loads(cap.out)["n_warm_start"] <= 20  # the source fronts, at most half of --trials
     tab = pd.read_csv(out)
     assert list(tab.columns[:3]) == ["arch_index", "accuracy", "latency_ms"]
     assert {"mean_ms", "lower90_ms", "upper90_ms", "prob_below_budget"} <= set(tab.columns) and len(tab) > 0
