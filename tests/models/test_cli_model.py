@@ -50,6 +50,23 @@ def test_assess_json(fitted_path, target_csv, capsys):
     assert res["proxy"] == "pixel3" and res["n_measured"] == 10
 
 
+def test_search_with_a_real_model_starts_from_the_source_fronts(fitted_path, target_csv, tmp_path, capsys):
+    from latxfer import nas
+    from latxfer.models import load_model
+
+    warm = nas.source_fronts(load_model(fitted_path), "cifar10")
+    assert warm.size > 0
+    out = tmp_path / "pareto.csv"
+    assert main(["search", "--model", str(fitted_path), "--target-csv", str(target_csv), "--trials", "80",
+                 "--out", str(out), "--json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_warm_start"] == min(warm.size, 40) and summary["n_trials"] == 80
+    assert summary["n_target_measurements"] == 10 and len(pd.read_csv(out)) == summary["n_pareto"] > 0
+    assert main(["search", "--model", str(fitted_path), "--target-csv", str(target_csv), "--trials", "80",
+                 "--out", str(tmp_path / "cold.csv"), "--warm-start", "none", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_warm_start"] == 0
+
+
 def test_predict_and_assess_figures(fitted_path, target_csv, tmp_path, capsys):
     pred, fig1, fig2 = tmp_path / "p.csv", tmp_path / "pred.png", tmp_path / "srcc.png"
     assert main(["predict", "--model", str(fitted_path), "--target-csv", str(target_csv), "--out", str(pred),
