@@ -73,7 +73,10 @@ def _planner_picks(model, ds, dev, disc, seeds):
     rows = []
     for policy in ("active", "random"):
         for seed in range(seeds):
-            *_, (_, _, archs, post, realised) = _rounds(model, light, truth, policy, np.array([0, 5, 10]), seed)
+            # degenerate=True: the loop as it was, free to measure disconnected cells (the planner now
+            # excludes them by default, docs/planning.md)
+            *_, (_, _, archs, post, realised) = _rounds(model, light, truth, policy, np.array([0, 5, 10]), seed,
+                                                        degenerate=True)
             fn, dr = np.log(post.mean_fn_ms), np.log(post.draws_ms)
             rows.append({"policy": policy, "seed": seed,
                          "disconnected_picked": int(disc[model.basis.positions(archs)].sum()),

@@ -63,18 +63,27 @@ def _truth(model, ds, device) -> np.ndarray:
 AHEAD_AT = (0, 10, 25)  # rounds at which the loop re-plans one batch ahead (rolling calibration)
 
 
-def _rounds(model, light, truth, policy, ks, seed, criterion="rank"):
+def _cands(model, truth, degenerate=False):
+    """What the loop may measure: the planner's default candidates (degenerate cells excluded, as for a
+    user) that the oracle table holds; ``degenerate=True``: every architecture the table holds."""
+    from latxfer.plan import default_candidates
+
+    held = model.basis.archs[np.isfinite(truth)]
+    return held if degenerate else np.intersect1d(held, default_candidates(model))
+
+
+def _rounds(model, light, truth, policy, ks, seed, criterion="rank", degenerate=False):
     """The user's loop with the real table as the oracle: select -> measure -> adapt, for k in ``ks``.
 
     Yields ``(i, k, archs, post, realised)`` after each adaptation; ``realised`` is the SRCC of the adapted
-    posterior-mean ranking vs the real latency on every unmeasured architecture.
+    posterior-mean ranking vs the real latency on every unmeasured architecture (degenerate ones included).
     """
     from scipy.stats import spearmanr
 
     from latxfer.plan import _adapt, select_batch
 
     rng = np.random.default_rng(seed)
-    cand = model.basis.archs[np.isfinite(truth)]
+    cand = _cands(model, truth, degenerate)
     archs, post = np.zeros(0, np.int64), None
     for i, k in enumerate(ks):
         if i:
@@ -86,7 +95,7 @@ def _rounds(model, light, truth, policy, ks, seed, criterion="rank"):
         yield i, k, archs, post, float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic)
 
 
-def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0):
+def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0, degenerate=False):
     """The real loop: returns rows (k, realised srcc, expected srcc, p_above, decision).
 
     With ``worlds``, at the rounds ``AHEAD_AT`` the planner is asked, from what has been measured so far,
@@ -95,9 +104,9 @@ def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0):
     """
     from latxfer.plan import preposterior
 
-    cand = model.basis.archs[np.isfinite(truth)]
+    cand = _cands(model, truth, degenerate)
     rows = []
-    for i, k, archs, post, realised in _rounds(model, light, truth, policy, ks, seed):
+    for i, k, archs, post, realised in _rounds(model, light, truth, policy, ks, seed, degenerate=degenerate):
         q = light.expected_rank_quality(post)
         r = light.posterior_srcc(proxy, post, threshold=DECIDE)
         row = {"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above,
@@ -129,9 +138,20 @@ def main(argv=None) -> int:
     ap.add_argument("--band-check", action="store_true",
                     help="how often the plan's 90%% band holds a further simulated device, for bands made from "
                          "12 / 20 worlds (validation devices); writes docs/results/planning_band.md")
+    ap.add_argument("--degenerate", action="store_true",
+                    help="let the loop measure degenerate architectures too (NB201's disconnected cells; "
+                         "the planner's default excludes them)")
+    ap.add_argument("--out", default="planning",
+                    help="stem of the result files in docs/results (default planning: .md, .csv, "
+                         "_calibration.csv, .png)")
+    ap.add_argument("--tune-degenerate", action="store_true",
+                    help="excluding degenerate architectures or not, on validation devices and "
+                         "leave-one-source-out; writes docs/results/planning_degenerate.md")
     args = ap.parse_args(argv)
     if args.tune_criterion:
         return tune_criterion(args)
+    if args.tune_degenerate:
+        return tune_criterion(args, DEGENERATE_ARMS, "planning_degenerate")
     if args.band_check:
         return band_check(args)
     import latxfer
@@ -163,13 +183,13 @@ def main(argv=None) -> int:
                 t = time.perf_counter()
                 plan = preposterior(light, [], [], goal=f"srcc>={GOAL}", proxy_ms=proxy, threshold=DECIDE,
                                     confidence=0.9, batch=args.batch, max_k=args.max_k, policy=policy,
-                                    n_worlds=worlds, candidates=model.basis.archs[ok], rng=1000,
-                                    device=target)
+                                    n_worlds=worlds, candidates=_cands(model, truth, args.degenerate),
+                                    rng=1000, device=target)
                 plans[(space, target, policy)] = plan
                 med, lo, hi = plan.band("srcc")
                 t_plan = time.perf_counter() - t
                 for seed in seeds:
-                    loop = _loop(model, light, truth, proxy, policy, ks, seed, worlds)
+                    loop = _loop(model, light, truth, proxy, policy, ks, seed, worlds, args.degenerate)
                     for r in loop:
                         i = int(np.searchsorted(plan.ks, r["k"]))
                         inside = bool(lo[i] <= r["srcc"] <= hi[i])
@@ -200,8 +220,8 @@ def main(argv=None) -> int:
     df = pd.DataFrame(rows)
     cf = pd.DataFrame(cal)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    df.to_csv(RESULTS / "planning.csv", index=False)
-    cf.to_csv(RESULTS / "planning_calibration.csv", index=False)
+    df.to_csv(RESULTS / f"{args.out}.csv", index=False)
+    cf.to_csv(RESULTS / f"{args.out}_calibration.csv", index=False)
     # summaries
     g = df.groupby(["space", "target", "policy"])
     per = g.agg(n_to_srcc95_mean=("n_to_srcc95", "mean"), n_to_srcc95_max=("n_to_srcc95", "max"),
@@ -229,7 +249,7 @@ def main(argv=None) -> int:
         for plan, pol in ((pa, "active"), (pr, "random")):
             sub = cf[(cf.target == key[1]) & (cf.policy == pol) & (cf.seed == 0)]
             plan.realised = list(zip(sub["k"], sub["srcc"], strict=True))
-        plot_plan(pa, RESULTS / "planning.png", others={"random": pr},
+        plot_plan(pa, RESULTS / f"{args.out}.png", others={"random": pr},
                   title=f"{key[0]} {key[1]}: predicted (k = 0 plan) vs realised SRCC, seed 0")
     except Exception as exc:  # noqa: BLE001 - the figure is optional
         print(f"figure skipped: {exc}")
@@ -255,17 +275,22 @@ def main(argv=None) -> int:
         "inside that 90% band, below it and above it.",
         md_table(cal_ahead.round(3)),
     ])
-    (RESULTS / "planning.md").write_text(text + "\n")
+    (RESULTS / f"{args.out}.md").write_text(text + "\n")
     print(text)
     return 0
 
 
-CRITERION_ARMS = (("active", "ivar"), ("active", "rank"), ("active", "maxvar"), ("random", "ivar"))
+CRITERION_ARMS = (("active", "ivar", False, "ivar"), ("active", "rank", False, "rank"),
+                  ("active", "maxvar", False, "maxvar"), ("random", "ivar", False, "random"))
+#: (policy, criterion, measure degenerate architectures too, arm name)
+DEGENERATE_ARMS = (("active", "rank", False, "active"), ("active", "rank", True, "active + degenerate"),
+                   ("random", "rank", False, "random"), ("random", "rank", True, "random + degenerate"))
 
 
-def tune_criterion(args) -> int:
+def tune_criterion(args, arms=CRITERION_ARMS, out="planning_criterion") -> int:
     """Active criteria vs random on devices that are not targets: HELP validation devices and
-    leave-one-source-out (pixel3, samsung_s7) for NB201 and FBNet."""
+    leave-one-source-out (pixel3, samsung_s7) for NB201 and FBNet.  With ``DEGENERATE_ARMS``: whether the
+    loop excludes degenerate architectures (the planner's default) or may measure them."""
     import warnings
 
     import latxfer
@@ -289,41 +314,59 @@ def tune_criterion(args) -> int:
                 model = cached_hier_fit(cache / f"planning-{space}-hier-s0{tag}.zarr", ds.latx.select(src))
             light = _light(model, 100)
             truth = _truth(model, ds, dev)
-            for policy, crit in CRITERION_ARMS:
+            for policy, crit, degen, arm in arms:
                 for seed in seeds:
-                    s = np.array([r[-1] for r in _rounds(model, light, truth, policy, ks, seed, crit)])
+                    loop = list(_rounds(model, light, truth, policy, ks, seed, crit, degen))
+                    s = np.array([r[-1] for r in loop])
                     hit = np.where(s >= GOAL)[0]
-                    arm = "random" if policy == "random" else crit
+                    post10 = loop[int(np.flatnonzero(ks == 10)[0])][3]
+                    degenerate_archs = np.setdiff1d(_cands(model, truth, True), _cands(model, truth))
+                    n_deg = int(np.isin(loop[-1][2], degenerate_archs).sum())
                     rows.append({"space": space, "case": kind, "device": dev, "arm": arm, "seed": seed,
                                  "mean_srcc_5_30": float(s[1:].mean()), "srcc_at_10": float(s[ks == 10][0]),
-                                 "n_to_srcc95": int(ks[hit[0]]) if len(hit) else np.nan})
+                                 "n_to_srcc95": int(ks[hit[0]]) if len(hit) else np.nan,
+                                 "noise_over_signal_at_10": _noise_over_signal(post10),
+                                 "degenerate_measured": n_deg})
                     print(f"{space} {dev:14s} {arm:7s} seed {seed}: " + " ".join(f"{v:.3f}" for v in s),
                           flush=True)
     df = pd.DataFrame(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    df.to_csv(RESULTS / "planning_criterion.csv", index=False)
-    text = criterion_report(df, args.batch, time.perf_counter() - t_all)
-    (RESULTS / "planning_criterion.md").write_text(text + "\n")
+    df.to_csv(RESULTS / f"{out}.csv", index=False)
+    text = criterion_report(df, args.batch, time.perf_counter() - t_all, out)
+    (RESULTS / f"{out}.md").write_text(text + "\n")
     print(text)
     return 0
 
 
-def criterion_report(df: pd.DataFrame, batch: int, seconds: float) -> str:
-    """Markdown summary of a ``--tune-criterion`` run (``planning_criterion.csv``)."""
-    per = df.groupby(["space", "device", "arm"])[["mean_srcc_5_30", "srcc_at_10", "n_to_srcc95"]].mean()
+def _noise_over_signal(post) -> float:
+    """Posterior median of the device's noise sd over the sd of its latency function (log scale)."""
+    fn, dr = np.log(post.mean_fn_ms), np.log(post.draws_ms)
+    return float(np.median((dr - fn).std(1) / fn.std(1)))
+
+
+def criterion_report(df: pd.DataFrame, batch: int, seconds: float, out: str = "planning_criterion") -> str:
+    """Markdown summary of a ``--tune-criterion`` / ``--tune-degenerate`` run (``<out>.csv``)."""
+    cols = ["mean_srcc_5_30", "srcc_at_10", "n_to_srcc95"]
+    extra = [c for c in ("noise_over_signal_at_10", "degenerate_measured") if c in df]
+    per = df.groupby(["space", "device", "arm"])[cols + extra].mean()
     overall = df.groupby("arm").agg(mean_srcc_5_30=("mean_srcc_5_30", "mean"), srcc_at_10=("srcc_at_10", "mean"),
                                     n_to_srcc95=("n_to_srcc95", "mean"),
-                                    not_reached=("n_to_srcc95", lambda x: int(x.isna().sum())))
+                                    not_reached=("n_to_srcc95", lambda x: int(x.isna().sum())),
+                                    **{c: (c, "mean") for c in extra})
     seeds = sorted(df["seed"].unique().tolist())
-    tabs = [f"### {col}\n\n" + md_table(per[col].unstack("arm").round(4))
-            for col in ("mean_srcc_5_30", "srcc_at_10", "n_to_srcc95")]
+    tabs = [f"### {col}\n\n" + md_table(per[col].unstack("arm").round(4)) for col in cols + extra]
+    title = ("Choosing the active selection criterion" if out == "planning_criterion" else
+             "Excluding degenerate architectures (NB201's disconnected cells) from what the loop measures")
     return "\n\n".join([
-        "# Choosing the active selection criterion (validation devices and leave-one-source-out only)",
+        f"# {title} (validation devices and leave-one-source-out only)",
         provenance(),
         f"Loop as in planning.md (fast path, 100 draws, batches of {batch} up to 30), real tables of "
         f"devices that are not HELP targets as the oracle; seeds {seeds}. `mean_srcc_5_30`: realised SRCC on "
         f"unmeasured architectures averaged over k = 5..30 (area under the curve); `n_to_srcc95`: mean over "
-        f"the seeds that reached 0.95 within 30 (`not_reached` counts the others). Total time {seconds:.0f} s.",
+        f"the seeds that reached 0.95 within 30 (`not_reached` counts the others). "
+        + ("`noise_over_signal_at_10`: posterior median noise sd over the latency function's sd after 10 "
+           "measurements; `degenerate_measured`: degenerate architectures among the 30 measured. " if extra else "")
+        + f"Total time {seconds:.0f} s.",
         "## Overall (mean over devices and seeds)",
         md_table(overall.round(4)),
         "## Per device (mean over seeds)",

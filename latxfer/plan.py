@@ -59,7 +59,8 @@ from scipy import stats
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
 from latxfer.models.posterior import DevicePosterior
 
-__all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "parse_goal", "preposterior", "recommend", "select_batch",
+__all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "default_candidates", "parse_goal", "preposterior", "recommend",
+           "select_batch",
            "shape_gaussian", "POLICIES", "CRITERIA"]
 
 POLICIES = ("active", "random")
@@ -245,11 +246,35 @@ def _greedy(Zc: np.ndarray, V: np.ndarray, s2: float, n: int, criterion: str, G:
     return np.asarray(picked, np.int64)
 
 
-def _candidates(model, post: DevicePosterior | None, measured_archs, candidates) -> np.ndarray:
-    """Candidate architectures (indices): given ones, else every architecture seen by a source device."""
+def _degenerate(model, archs: np.ndarray) -> np.ndarray:
+    """Which ``archs`` the model's search space calls degenerate (:meth:`SearchSpace.degenerate`).
+
+    No architecture is when the space cannot be loaded (an unknown space, no data directory).
+    """
+    from latxfer.data.datasets import load_space
+    from latxfer.errors import LatxferError
+
+    try:
+        space = load_space(model.space_name)
+    except LatxferError:
+        return np.zeros(len(archs), dtype=bool)
+    return np.asarray(space.degenerate(archs), dtype=bool)
+
+
+def default_candidates(model) -> np.ndarray:
+    """The architectures planning proposes by default: every one seen by a source device, except the space's
+    degenerate ones (:meth:`~latxfer.spaces.SearchSpace.degenerate`; NB201's 341 disconnected cells, whose
+    output ignores the input: no search deploys them, and some devices run them ~200x faster, a regime the
+    model does not describe)."""
     archs = model.basis.archs
+    cand = archs[model.basis.observed > 0] if np.any(model.basis.observed > 0) else archs
+    return cand[~_degenerate(model, cand)]
+
+
+def _candidates(model, post: DevicePosterior | None, measured_archs, candidates) -> np.ndarray:
+    """Candidate architectures (indices): given ones, else :func:`default_candidates`."""
     if candidates is None:
-        cand = archs[model.basis.observed > 0] if np.any(model.basis.observed > 0) else archs
+        cand = default_candidates(model)
     else:
         cand = np.unique(np.asarray(candidates, np.int64))
         model.basis.positions(cand)  # UnknownArchitectureError for foreign indices
@@ -277,7 +302,8 @@ def select_batch(model, post: DevicePosterior, n: int, *, policy: str = "active"
         Active criterion (module docstring).
     candidates : array of int, optional
         Restrict to these architectures (e.g. a NAS shortlist); default every architecture of the space
-        that a source device measured.
+        that a source device measured, except degenerate ones (:meth:`SearchSpace.degenerate`: NB201's
+        341 disconnected cells, whose output ignores the input).
     rng : int or numpy.random.Generator, optional
         For ``random``.
 
@@ -620,7 +646,8 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     n_draws : int
         Posterior draws per simulated adaptation.
     candidates : array of int, optional
-        Architectures that may be measured (default: every architecture seen by a source device).
+        Architectures that may be measured (default: every architecture seen by a source device, except
+        the space's degenerate ones, see :func:`select_batch`).
     device : str
         Target device name (labels only).
     rng : int or numpy.random.Generator, optional

@@ -148,6 +148,28 @@ def test_select_batch_candidates_random_and_errors(fitted):
         select_batch(fitted, post, 2, candidates=[10**7])
 
 
+def test_degenerate_cells_are_not_proposed_by_default(fitted):
+    """NB201's disconnected cells (output cut off from the input) are never deployed: planning skips them
+    unless the user lists them as candidates."""
+    import latxfer
+    from latxfer.plan import default_candidates
+
+    space = latxfer.load_space("nb201")
+    disc = fitted.basis.archs[space.is_disconnected(fitted.basis.archs)]
+    assert disc.size == 341
+    default = default_candidates(fitted)
+    assert default.size == fitted.basis.archs.size - 341 and not np.isin(disc, default).any()
+    post = fitted.adapt([5, 6], [10.0, 11.0], rng=0).posterior
+    for policy, criterion in (("active", "maxvar"), ("active", "rank"), ("random", "rank")):
+        b = select_batch(fitted, post, 20, policy=policy, criterion=criterion, rng=0)
+        assert not np.isin(b, disc).any()
+    # listed explicitly, they may be picked (maxvar goes for the extremes of the design)
+    b = select_batch(fitted, post, 5, criterion="maxvar", candidates=np.r_[disc, default[:50]])
+    assert np.isin(b, np.r_[disc, default[:50]]).all()
+    # a space without a notion of degenerate architectures excludes nothing
+    assert not latxfer.spaces.get_space("fbnet").degenerate(np.arange(7)).any()
+
+
 # ------------------------------------------------------------------------------- preposterior
 def test_preposterior_curve_and_recommendation(plan_srcc):
     r = plan_srcc

@@ -348,6 +348,18 @@ class SearchSpace(abc.ABC):
         blocks = [f.encode(codes[:, j], coding) for j, f in enumerate(factors)]
         return np.concatenate(blocks, axis=1) if blocks else np.zeros((idx.size, 0))
 
+    def degenerate(self, idx: Any) -> np.ndarray:
+        """Architectures no search would deploy (e.g. a network whose output ignores its input).
+
+        Measurement planning does not propose them by default.  The base class has none; NB201 flags
+        its disconnected cells (:meth:`NB201Space.is_disconnected`).
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (n,)
+        """
+        return np.zeros(np.atleast_1d(np.asarray(idx)).shape[0], dtype=bool)
+
     # ----------------------------------------------------------------- costs
     @abc.abstractmethod
     def flops(self, idx: Any) -> np.ndarray:

@@ -305,6 +305,10 @@ class NB201Space(SearchSpace):
         """
         return self.ops_disconnected(self.ops(idx))
 
+    def degenerate(self, idx: Any) -> np.ndarray:
+        """The disconnected cells (:meth:`is_disconnected`): constant output, chance accuracy."""
+        return self.is_disconnected(idx)
+
     # -------------------------------------------------------------- encoding
     def _factors(self) -> list[Factor]:
         return [
