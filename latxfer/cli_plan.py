@@ -7,7 +7,8 @@
 
 Prints the recommended number of further measurements and the next batch of architectures as a CSV
 (``device,arch_index,latency_ms`` with ``latency_ms`` empty) for the user to fill in, append to the target
-CSV and run ``latxfer plan`` again (the loop of ``docs/planning.md``).
+CSV and run ``latxfer plan`` again (the loop of ``docs/planning.md``).  Architectures are proposed among
+those a source device measured, except the space's degenerate ones (NB201's disconnected cells).
 """
 
 from __future__ import annotations
