@@ -16,6 +16,13 @@ Run::
 
     LATXFER_DATA=/work/shared/data LATXFER_OFFLINE=1 .venv/bin/python benchmarks/planning.py --seeds 3
     ... --quick     # 2 targets, 2 seeds, fewer simulated worlds (a smoke run, minutes)
+    ... --out planning_nb201 --spaces nb201     # other result files (docs/results/planning_nb201.*)
+    ... --degenerate      # let the loop measure NB201's disconnected cells (the planner excludes them)
+
+Settings are chosen, and diagnosed, on devices that are not targets (HELP validation devices and sources
+left out): ``--tune-criterion`` (active criterion), ``--tune-degenerate`` (excluding degenerate cells),
+``--band-check`` (the band against further simulated devices), ``--ahead-check`` (the real loop's
+one-batch-ahead band).
 
 Models are fitted once (``hier`` on the split's source devices, seed 0) and cached in ``--cache``.
 Writes ``docs/results/planning.md`` and ``planning.csv`` (and ``planning.png``).
@@ -144,12 +151,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="planning",
                     help="stem of the result files in docs/results (default planning: .md, .csv, "
                          "_calibration.csv, .png)")
+    ap.add_argument("--ahead-check", action="store_true",
+                    help="the one-batch-ahead band on validation devices and left-out sources (NB201; no target); "
+                         "writes docs/results/planning_ahead.md")
     ap.add_argument("--tune-degenerate", action="store_true",
                     help="excluding degenerate architectures or not, on validation devices and "
                          "leave-one-source-out; writes docs/results/planning_degenerate.md")
     args = ap.parse_args(argv)
     if args.tune_criterion:
         return tune_criterion(args)
+    if args.ahead_check:
+        return ahead_check(args)
     if args.tune_degenerate:
         return tune_criterion(args, DEGENERATE_ARMS, "planning_degenerate")
     if args.band_check:
@@ -372,6 +384,59 @@ def criterion_report(df: pd.DataFrame, batch: int, seconds: float, out: str = "p
         "## Per device (mean over seeds)",
         *tabs,
     ])
+
+
+def ahead_check(args) -> int:
+    """The one-batch-ahead band of the real loop on devices that are NOT targets: HELP NB201 validation
+    devices and leave-one-source-out (pixel3, samsung_s7); active vs random.  A place to develop a fix for
+    active selection's miscalibration without touching the targets."""
+    import warnings
+
+    import latxfer
+    from latxfer.errors import ConvergenceWarning
+    from latxfer.plan import _light
+
+    cache = Path(args.cache)
+    split = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    cases = [("validation", split.source, d) for d in split.validation]
+    cases += [("leave-one-source-out", [s for s in split.source if s != out], out) for out in ("pixel3", "samsung_s7")]
+    ks = np.arange(0, args.max_k + 1, args.batch)
+    rows, t0 = [], time.perf_counter()
+    for kind, src, dev in cases:
+        tag = "" if kind == "validation" else f"-without-{dev}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = cached_hier_fit(cache / f"planning-nb201-hier-s0{tag}.zarr", ds.latx.select(src))
+        light = _light(model, 100)
+        truth = _truth(model, ds, dev)
+        proxy = model.source_latency_ms(model.source_devices[0])
+        for policy in ("active", "random"):
+            for seed in range(args.seeds):
+                for r in _loop(model, light, truth, proxy, policy, ks, seed, args.worlds):
+                    if "ahead_lo" in r:
+                        rows.append({"case": kind, "device": dev, "policy": policy, "seed": seed, "k": r["k"],
+                                     "srcc": r["srcc"], "lo": r["ahead_lo"], "hi": r["ahead_hi"]})
+            print(f"{dev} {policy}: done", flush=True)
+    df = pd.DataFrame(rows)
+    df = df.assign(inside=(df.srcc >= df.lo) & (df.srcc <= df.hi), below=df.srcc < df.lo, above=df.srcc > df.hi)
+    df.to_csv(RESULTS / "planning_ahead.csv", index=False)
+    tab = df.groupby(["policy"])[["inside", "below", "above"]].mean().assign(n=df.groupby("policy").size())
+    per = df.groupby(["device", "policy"])["inside"].mean().unstack("policy")
+    text = "\n\n".join([
+        "# The one-batch-ahead band on devices that are not targets (NB201)",
+        provenance(),
+        f"The real loop of planning.md (batches of {args.batch} up to {args.max_k}, seeds {list(range(args.seeds))}) "
+        f"on the HELP NB201 validation devices and on pixel3 / samsung_s7 left out of the sources; at k = "
+        f"{', '.join(map(str, AHEAD_AT))} the planner ({args.worlds} simulated devices) predicts the 90% band of "
+        "the realised SRCC after the next batch. Share inside, below and above the band (goal 85-95% inside). "
+        f"Total time {time.perf_counter() - t0:.0f} s.",
+        "## All cases", md_table(tab.round(3)),
+        "## Inside the band, per device", md_table(per.round(3)),
+    ])
+    (RESULTS / "planning_ahead.md").write_text(text + "\n")
+    print(text)
+    return 0
 
 
 BAND_CASES = (("titanx_1", 5), ("gold_6240", 0), ("titanx_256", 10))
