@@ -292,6 +292,30 @@ def main(argv=None) -> int:
     return 0
 
 
+def _non_target_cases(space: str, cache: Path):
+    """Devices that are not HELP targets, each with the model it is planned from: the split's validation
+    devices (model on all sources) and pixel3 / samsung_s7 left out (model refitted without them).
+
+    Yields ``(kind, device, model, light, truth)``; models are cached in ``cache``.
+    """
+    import warnings
+
+    import latxfer
+    from latxfer.errors import ConvergenceWarning
+    from latxfer.plan import _light
+
+    split = latxfer.get_split(space, "help")
+    ds = latxfer.load_dataset(f"{space}-help")
+    cases = [("validation", split.source, d) for d in split.validation]
+    cases += [("leave-one-source-out", [s for s in split.source if s != out], out) for out in ("pixel3", "samsung_s7")]
+    for kind, src, dev in cases:
+        tag = "" if kind == "validation" else f"-without-{dev}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = cached_hier_fit(cache / f"planning-{space}-hier-s0{tag}.zarr", ds.latx.select(src))
+        yield kind, dev, model, _light(model, 100), _truth(model, ds, dev)
+
+
 CRITERION_ARMS = (("active", "ivar", False, "ivar"), ("active", "rank", False, "rank"),
                   ("active", "maxvar", False, "maxvar"), ("random", "ivar", False, "random"))
 #: (policy, criterion, measure degenerate architectures too, arm name)
@@ -303,36 +327,19 @@ def tune_criterion(args, arms=CRITERION_ARMS, out="planning_criterion") -> int:
     """Active criteria vs random on devices that are not targets: HELP validation devices and
     leave-one-source-out (pixel3, samsung_s7) for NB201 and FBNet.  With ``DEGENERATE_ARMS``: whether the
     loop excludes degenerate architectures (the planner's default) or may measure them."""
-    import warnings
-
-    import latxfer
-    from latxfer.errors import ConvergenceWarning
-    from latxfer.plan import _light
-
     cache = Path(args.cache)
     seeds = list(range(args.seeds))
     ks = np.arange(0, 31, args.batch)
     rows, t_all = [], time.perf_counter()
     for space in args.spaces:
-        split = latxfer.get_split(space, "help")
-        ds = latxfer.load_dataset(f"{space}-help")
-        cases = [("validation", split.source, d) for d in split.validation]
-        cases += [("leave-one-source-out", [s for s in split.source if s != out], out)
-                  for out in ("pixel3", "samsung_s7")]
-        for kind, src, dev in cases:
-            tag = "" if kind == "validation" else f"-without-{dev}"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = cached_hier_fit(cache / f"planning-{space}-hier-s0{tag}.zarr", ds.latx.select(src))
-            light = _light(model, 100)
-            truth = _truth(model, ds, dev)
+        for kind, dev, model, light, truth in _non_target_cases(space, cache):
+            degenerate_archs = np.setdiff1d(_cands(model, truth, True), _cands(model, truth))
             for policy, crit, degen, arm in arms:
                 for seed in seeds:
                     loop = list(_rounds(model, light, truth, policy, ks, seed, crit, degen))
                     s = np.array([r[-1] for r in loop])
                     hit = np.where(s >= GOAL)[0]
                     post10 = loop[int(np.flatnonzero(ks == 10)[0])][3]
-                    degenerate_archs = np.setdiff1d(_cands(model, truth, True), _cands(model, truth))
                     n_deg = int(np.isin(loop[-1][2], degenerate_archs).sum())
                     rows.append({"space": space, "case": kind, "device": dev, "arm": arm, "seed": seed,
                                  "mean_srcc_5_30": float(s[1:].mean()), "srcc_at_10": float(s[ks == 10][0]),
@@ -390,26 +397,9 @@ def ahead_check(args) -> int:
     """The one-batch-ahead band of the real loop on devices that are NOT targets: HELP NB201 validation
     devices and leave-one-source-out (pixel3, samsung_s7); active vs random.  A place to develop a fix for
     active selection's miscalibration without touching the targets."""
-    import warnings
-
-    import latxfer
-    from latxfer.errors import ConvergenceWarning
-    from latxfer.plan import _light
-
-    cache = Path(args.cache)
-    split = latxfer.get_split("nb201", "help")
-    ds = latxfer.load_dataset("nb201-help")
-    cases = [("validation", split.source, d) for d in split.validation]
-    cases += [("leave-one-source-out", [s for s in split.source if s != out], out) for out in ("pixel3", "samsung_s7")]
     ks = np.arange(0, args.max_k + 1, args.batch)
     rows, t0 = [], time.perf_counter()
-    for kind, src, dev in cases:
-        tag = "" if kind == "validation" else f"-without-{dev}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model = cached_hier_fit(cache / f"planning-nb201-hier-s0{tag}.zarr", ds.latx.select(src))
-        light = _light(model, 100)
-        truth = _truth(model, ds, dev)
+    for kind, dev, model, light, truth in _non_target_cases("nb201", Path(args.cache)):
         proxy = model.source_latency_ms(model.source_devices[0])
         for policy in ("active", "random"):
             for seed in range(args.seeds):

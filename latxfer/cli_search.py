@@ -19,8 +19,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["add_arguments", "run"]
 
 
@@ -135,7 +133,6 @@ def run(args) -> int:
                   file=sys.stderr)
         else:
             warm = nas.source_fronts(fitted, args.accuracy, space=args.space, data_dir=data_dir)
-            warm = warm[np.isin(warm, problem.archs)]
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     res = nas.run_search(problem, args.trials, sampler=args.sampler, seed=args.seed, storage=args.storage,
                          study_name=args.study, progress=progress, population_size=args.population_size,

@@ -727,9 +727,7 @@ def _pareto_of(problem: NASProblem, archs: np.ndarray) -> np.ndarray:
     pos = pos[problem.feasible()[pos]]
     if pos.size == 0:
         return np.zeros(0, np.int64)
-    m = pareto_mask(problem.latency_ms[pos], problem.accuracy[pos])
-    sel = pos[m]
-    return problem.archs[sel[np.lexsort((-problem.accuracy[sel], problem.latency_ms[sel]))]]
+    return problem.archs[pos[_front_order(problem.latency_ms[pos], problem.accuracy[pos])]]
 
 
 class _UniqueObjective:
@@ -920,8 +918,7 @@ def source_fronts(source_latency_ms, accuracy, *, archs=None, space: str = "nb20
         ok = np.isfinite(row) & np.isfinite(acc)
         if not ok.any():
             continue
-        sel = np.flatnonzero(ok)[pareto_mask(row[ok], acc[ok])]
-        fronts.append(archs[sel[np.lexsort((-acc[sel], row[sel]))]])
+        fronts.append(archs[ok][_front_order(row[ok], acc[ok])])
     if not fronts:
         return np.zeros(0, np.int64)
     inter = [f[k] for k in range(max(map(len, fronts))) for f in fronts if k < len(f)]
@@ -1012,11 +1009,8 @@ def reuse_workflow(proxy_latency_ms, accuracy, measure_target: Callable[[np.ndar
     pos = problem.positions(cand)
     acc = problem.accuracy[pos]
     ok = np.isfinite(meas) & ((meas <= budget_ms) if budget_ms is not None else True)
-    keep = np.zeros(cand.size, bool)
-    if ok.any():
-        keep[np.flatnonzero(ok)[pareto_mask(meas[ok], acc[ok])]] = True
-    order = np.lexsort((-acc[keep], meas[keep]))
-    return WorkflowResult("reuse", cand[keep][order], acc[keep][order], meas[keep][order],
+    keep = np.flatnonzero(ok)[_front_order(meas[ok], acc[ok])] if ok.any() else np.zeros(0, np.int64)
+    return WorkflowResult("reuse", cand[keep], acc[keep], meas[keep],
                           n_measurements=int(cand.size), search=res,
                           info={"proxy": proxy, "proxy_pareto": cand, "proxy_pareto_target_ms": meas})
 
@@ -1082,6 +1076,12 @@ def pareto_mask(latency_ms, accuracy) -> np.ndarray:
     out = np.zeros(n, bool)
     out[order] = nd
     return out
+
+
+def _front_order(latency_ms: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
+    """Positions of the Pareto set (min latency, max accuracy), latency ascending, accuracy descending."""
+    idx = np.flatnonzero(pareto_mask(latency_ms, accuracy))
+    return idx[np.lexsort((-accuracy[idx], latency_ms[idx]))]
 
 
 def hypervolume_2d(latency_ms, accuracy, ref: tuple[float, float]) -> float:
@@ -1178,9 +1178,8 @@ def true_pareto_front(true_latency_ms, accuracy, *, archs=None, space: str = "nb
         if not w.any():
             raise InsufficientDataError(f"no architecture has a true latency within the budget {budget_ms} ms")
         a, lat, acc = a[w], lat[w], acc[w]
-    m = pareto_mask(lat, acc)
-    order = np.lexsort((-acc[m], lat[m]))
-    fa, fl, fc = a[m][order], lat[m][order], acc[m][order]
+    f = _front_order(lat, acc)
+    fa, fl, fc = a[f], lat[f], acc[f]
     ref = (float(budget_ms) if budget_ms is not None else float(lat.max()), float(acc.min()))
     ref_nadir = (float(fl[np.argmax(fc)]), float(fc[np.argmin(fl)]))
     return TrueFront(a, acc, lat, fa, ref, ref_nadir, hypervolume_2d(fl, fc, ref), hypervolume_2d(fl, fc, ref_nadir))
