@@ -195,7 +195,7 @@ def test_warm_start_is_evaluated_first_capped_and_not_repeated_on_resume(tmp_pat
     again = nas.run_search(pb, 40, seed=1, storage=url, study_name="w", warm_start=warm)
     assert first.n_warm_start == 4 and again.n_warm_start == 0  # a resumed study is not seeded twice
     assert again.n_trials == again.n_unique == 40
-    with pytest.raises(UnknownArchitectureError):
+    with pytest.raises(UnknownArchitectureError, match=r"architecture\(s\) \[3126\] are not in this problem"):
         nas.run_search(pb, 10, seed=0, warm_start=[5 ** 5 + 1])
 
 
