@@ -46,6 +46,9 @@ DEFAULT_CONFIG: dict = {
         # around that source's coefficients); source_weight = total prior mass of those components (0 = off)
         "source_shrink": 0.0,
         "source_weight": 0.0,
+        # share of source_weight given to components centred on a source's op-linear part (its fit on the
+        # op encoding alone) instead of its full coefficients (0 = off)
+        "source_linear": 0.0,
         "sigma_floor": 1e-3,  # noise sd never below 0.1% of the device scale (exact lookup-table sums)
     },
     "sampler": {
@@ -123,6 +126,8 @@ def _validate(cfg: dict) -> dict:
         raise ConfigError(f"priors.source_shrink must be a number >= 0, got {pr['source_shrink']!r}")
     if not (isinstance(pr["source_weight"], (int, float)) and 0 <= pr["source_weight"] < 1):
         raise ConfigError(f"priors.source_weight must be in [0, 1), got {pr['source_weight']!r}")
+    if not (isinstance(pr["source_linear"], (int, float)) and 0 <= pr["source_linear"] <= 1):
+        raise ConfigError(f"priors.source_linear must be in [0, 1], got {pr['source_linear']!r}")
     if not 0 < cfg["adapt"]["interval"] < 1:
         raise ConfigError(f"adapt.interval must be in (0, 1), got {cfg['adapt']['interval']}")
     return cfg

@@ -75,7 +75,8 @@ def build_graph(
         Exact adaptation: ``{"F": (n, K), "Q": (n, P), "y": (n,) latency in ms}`` of a new device whose
         scale is a parameter; adds ``target_*`` variables.  An optional ``"G": (n, G)`` adds the novelty
         term ``G . target_novelty`` with standard normal coefficients (the prior sd folded into ``G``); an
-        optional ``"near": (d, shrink)`` centres the target's prior on source ``d`` (hierarchical only).
+        optional ``"near": (d, shrink[, P])`` centres the target's prior on source ``d`` (hierarchical only;
+        with ``P`` on ``P theta_d``, the op-linear part of d's coefficients).
 
     Returns
     -------
@@ -144,16 +145,23 @@ def build_graph(
             t_log_sigma = pm.Normal("target_log_sigma", log_sigma_mu, log_sigma_sd)
             near = target.get("near")
             if near is not None and variant == "hierarchical":
-                # mixture component "near source d": centred on d's coefficients, population spread x shrink
+                # mixture component "near source d": centred on d's coefficients (or, with a projector
+                # P, on P theta_d: d's op-linear part), population spread x shrink
                 d, c = int(near[0]), float(near[1])
-                t_intercept = pm.Normal("target_intercept", intercept[d], c * intercept_sd)
+                P_lin = near[2] if len(near) > 2 else None
+                c_int, c_load, c_op = intercept[d], loading[d], op_cost[d]
+                if P_lin is not None:
+                    th = pt.dot(pt.as_tensor(np.asarray(P_lin)),
+                                pt.concatenate([intercept[d][None], loading[d], op_cost[d]]))
+                    c_int, c_load, c_op = th[0], th[1:1 + K], th[1 + K:]
+                t_intercept = pm.Normal("target_intercept", c_int, c * intercept_sd)
                 if K > 1:
-                    t_loading = pm.MvNormal("target_loading", loading[d], chol=c * chol, dims="factor")
+                    t_loading = pm.MvNormal("target_loading", c_load, chol=c * chol, dims="factor")
                 elif K == 1:
-                    t_loading = pm.Normal("target_loading", loading[d], c * lsd, dims="factor")
+                    t_loading = pm.Normal("target_loading", c_load, c * lsd, dims="factor")
                 else:
                     t_loading = pt.zeros(0)
-                t_op = pm.Normal("target_op_cost", op_cost[d], c * op_cost_tau, dims="feature")
+                t_op = pm.Normal("target_op_cost", c_op, c * op_cost_tau, dims="feature")
             elif variant == "hierarchical":
                 t_intercept = pm.Normal("target_intercept", intercept_mu, intercept_sd)
                 if K > 1:

@@ -470,10 +470,35 @@ class LatencyModel(FewShotMethod):
             theta[:, 1 + K:] = oc[:, d] if oc.ndim == 3 else oc
         return theta
 
-    def _source_prior(self, sel, d: int) -> tuple[np.ndarray, np.ndarray]:
-        """Prior of a new device *near source d*: centred on d's coefficients, population covariance shrunk."""
+    def _source_prior(self, sel, d: int, linear: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Prior of a new device *near source d*: centred on d's coefficients (or, ``linear``, on those of
+        d's op-linear part, :meth:`op_linear_map`), population covariance shrunk."""
         _, chol = self._prior_blocks(sel, 0.0)
-        return self._source_theta(sel, d), float(self.config["priors"]["source_shrink"]) * chol
+        theta = self._source_theta(sel, d)
+        if linear:
+            theta = theta @ self.op_linear_map().T
+        return theta, float(self.config["priors"]["source_shrink"]) * chol
+
+    def op_linear_map(self) -> np.ndarray:
+        """``(M, M)`` map from a device's coefficients to those of its op-linear part.
+
+        A device's latency function is ``Z theta`` (``Z = [1, F, Q]``).  Its op-linear part is the
+        least-squares projection of ``Z theta`` on ``[1, X]`` (the op encoding), which lies in the span of
+        ``Z``; this returns ``P`` with ``Z P theta`` = that projection.  The factors ``F`` carry structure
+        the sources share; a new device near a source in its op costs but not in that shared structure is
+        near ``P theta_d``, not ``theta_d``.
+        """
+        self._require_fit()
+        if getattr(self, "_op_linear_cache", None) is None:
+            from latxfer.data.datasets import load_space
+
+            Z = self.basis.design()
+            X = load_space(self.space_name).encode(self.basis.archs, self.config["model"]["coding"])
+            X1 = np.c_[np.ones(len(X)), X]
+            C, *_ = np.linalg.lstsq(X1, Z, rcond=None)
+            P, *_ = np.linalg.lstsq(Z, X1 @ C, rcond=None)
+            self._op_linear_cache = P
+        return self._op_linear_cache
 
     def _components(self) -> list[tuple[str, float | int, float]]:
         """Prior components of a new device: ``(kind, parameter, prior weight)``.
@@ -490,14 +515,19 @@ class LatencyModel(FewShotMethod):
         D = len(self.source_devices)
         comps = [("population", sd, (1.0 - w_src) / len(grid)) for sd in grid]
         if w_src > 0:
-            comps += [("source", d, w_src / D) for d in range(D)]
+            lin = float(self.config["priors"].get("source_linear", 0.0))
+            if lin < 1:
+                comps += [("source", d, (1 - lin) * w_src / D) for d in range(D)]
+            if lin > 0:
+                comps += [("source-linear", d, lin * w_src / D) for d in range(D)]
         return comps
 
     def _run_component(self, draws, comp, Z, y, rng, evidence_only=False) -> dict:
         kind, par, _ = comp
         if kind == "population":
             return self._run_fast(draws, par, Z, y, rng, evidence_only)
-        return self._update(draws, *self._source_prior(draws, par), Z, y, rng, evidence_only)
+        return self._update(draws, *self._source_prior(draws, par, kind == "source-linear"), Z, y, rng,
+                            evidence_only)
 
     def _component_log_z(self, sub, comps, Z, y, rng) -> np.ndarray:
         """log(prior weight x marginal likelihood averaged over population draws ``sub``) per component."""
@@ -532,9 +562,12 @@ class LatencyModel(FewShotMethod):
         pw = {f"{c[1]:g}": float(x) for c, x in zip(comps, w, strict=True) if c[0] == "population"}
         tot = sum(pw.values())
         info = {"novelty_weights": {k: round(v / tot, 4) if tot > 0 else 0.0 for k, v in pw.items()}}
-        if any(c[0] == "source" for c in comps):
-            info["source_weights"] = {self.source_devices[c[1]]: round(float(x), 4)
-                                      for c, x in zip(comps, w, strict=True) if c[0] == "source"}
+        for kind in ("source", "source-linear"):
+            if any(c[0] == kind for c in comps):
+                info[f"{kind.replace('-', '_')}_weights"] = {
+                    self.source_devices[c[1]]: round(float(x), 4)
+                    for c, x in zip(comps, w, strict=True) if c[0] == kind}
+        if "source_weights" in info or "source_linear_weights" in info:
             info["population_weight"] = round(tot, 4)
         return cat["theta"], cat["scale"], cat["sigma"], info
 
@@ -634,7 +667,9 @@ class LatencyModel(FewShotMethod):
         W = self._novelty(par) if kind == "population" else None
         target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
                   "G": None if W is None else Z @ W,
-                  "near": (par, float(self.config["priors"]["source_shrink"])) if kind == "source" else None}
+                  "near": None if kind == "population" else
+                  (par, float(self.config["priors"]["source_shrink"]),
+                   self.op_linear_map() if kind == "source-linear" else None)}
         model = build_graph(self.config["model"]["variant"], priors=self.config["priors"],
                             target=target, **self._fit_data)
         seed = int(rng.integers(2**31))

@@ -43,6 +43,7 @@ def test_graph_builds_with_finite_gradient(variant, K):
 
 
 @pytest.mark.parametrize(("variant", "near"), [("hierarchical", None), ("hierarchical", (1, 0.3)),
+                                               ("hierarchical", (1, 0.3, 0.5 * np.eye(6))),
                                                ("pooled", None), ("unpooled", None)])
 def test_graph_with_target_has_target_vars(variant, near):
     kw = _graph_inputs(variant)
@@ -203,7 +204,50 @@ def test_source_mixture_finds_the_source_a_target_resembles(fitted, nb201_help):
     assert "source_weights" not in fitted.adapt(archs, y[archs], rng=0).posterior.info
 
 
-@pytest.mark.parametrize(("key", "value"), [("source_shrink", -0.1), ("source_weight", 1.0), ("source_weight", "a")])
+def test_op_linear_map_projects_on_the_op_encoding(fitted):
+    """P theta is the least-squares projection of the function Z theta on [1, X]; additive ones are kept."""
+    from latxfer.data.datasets import load_space
+
+    P = fitted.op_linear_map()
+    Z = fitted.basis.design()
+    X1 = np.c_[np.ones(len(Z)), load_space("nb201").encode(fitted.basis.archs)]
+    theta = fitted._source_theta(np.arange(3), 2)  # pixel3: far from additive (disconnected cells)
+    f = Z @ theta.T
+    proj = X1 @ np.linalg.lstsq(X1, f, rcond=None)[0]
+    assert np.allclose(Z @ (theta @ P.T).T, proj, atol=1e-8 * np.abs(f).max())
+    assert not np.allclose(proj, f, atol=1e-3)  # the factors carry a non-additive part
+    # an additive function (any op costs) is its own op-linear part
+    beta = np.random.default_rng(0).standard_normal(X1.shape[1])
+    th_add = np.linalg.lstsq(Z, X1 @ beta, rcond=None)[0]
+    assert np.allclose(P @ th_add, th_add, atol=1e-8)
+
+
+def test_op_linear_components_share_the_source_weight(fitted, nb201_help):
+    """source_linear moves part of the near-source mass to components centred on sources' op-linear parts."""
+    import copy
+
+    m = copy.copy(fitted)
+    m.config = copy.deepcopy(fitted.config)
+    m.config["priors"].update(source_shrink=0.3, source_weight=0.5, source_linear=0.5)
+    kinds = [c[0] for c in m._components()]
+    assert kinds.count("source") == kinds.count("source-linear") == len(m.source_devices)
+    assert sum(c[2] for c in m._components()) == pytest.approx(1.0)
+    prior = m.adapt([], [], rng=0).posterior
+    assert sum(prior.info["source_linear_weights"].values()) == pytest.approx(0.25, abs=1e-3)
+    assert prior.info["population_weight"] == pytest.approx(0.5, abs=1e-3)
+    # a target whose latency is exactly a source's op-linear part: those components take the weight
+    y = m.basis.design() @ (m._source_theta(np.arange(200), 0).mean(0) @ m.op_linear_map().T)
+    y = y * m.source_scales[0]
+    archs = np.random.default_rng(5).choice(15625, 20, replace=False)
+    post = m.adapt(archs, y[archs], device="linear-twin", rng=0).posterior
+    lw, sw = post.info["source_linear_weights"], post.info["source_weights"]
+    assert sum(lw.values()) > sum(sw.values()) and max(lw, key=lw.get) == m.source_devices[0]
+    m.config["priors"]["source_linear"] = 1.0
+    assert {c[0] for c in m._components()} == {"population", "source-linear"}
+
+
+@pytest.mark.parametrize(("key", "value"), [("source_shrink", -0.1), ("source_weight", 1.0), ("source_weight", "a"),
+                                            ("source_linear", 1.5), ("source_linear", -0.1)])
 def test_source_mixture_config_is_validated(key, value):
     with pytest.raises(ConfigError, match=f"priors.{key}"):
         load_config({"priors": {key: value}})
