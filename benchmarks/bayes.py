@@ -220,19 +220,23 @@ def part_novelty(args, log):
     log(md_table(tab) + "\n")
 
 
-MIXTURE_SETTINGS = {"off": (0.0, 0.0), "shrink 0.1": (0.1, 0.5), "shrink 0.3 (default)": (0.3, 0.5),
-                    "shrink 0.5": (0.5, 0.5), "shrink 0.3, weight 0.2": (0.3, 0.2)}
+# the mixture was chosen before the op-linear components existed: they are off in every arm here
+MIXTURE_SETTINGS = {name: {"source_shrink": sh, "source_weight": w, "source_linear": 0.0}
+                    for name, (sh, w) in {"off": (0.0, 0.0), "shrink 0.1": (0.1, 0.5),
+                                          "shrink 0.3 (default)": (0.3, 0.5), "shrink 0.5": (0.5, 0.5),
+                                          "shrink 0.3, weight 0.2": (0.3, 0.2)}.items()}
 
 
-def _mixture_cases(m, ds, targets, proxies, ns, seeds, label, rows):
+def _prior_cases(m, ds, targets, proxies, ns, seeds, label, rows, settings):
+    """Adapt ``m`` to each held-out device under every prior setting (``{name: priors overrides}``)."""
     from scipy.stats import spearmanr
 
     from latxfer.evaluate import score
 
     Y = {d: ds.latency.sel(device=d).values for d in set(targets) | set(proxies)}
     true = {(p, t): spearmanr(Y[p], Y[t])[0] for p in proxies for t in targets}
-    for setting, (shrink, w) in MIXTURE_SETTINGS.items():
-        m.config["priors"].update(source_shrink=shrink, source_weight=w)
+    for setting, priors in settings.items():
+        m.config["priors"].update(priors)
         for t in targets:
             pool = ds.latx.measured(t)
             for seed in range(seeds):
@@ -247,7 +251,9 @@ def _mixture_cases(m, ds, targets, proxies, ns, seeds, label, rows):
                     rows.append({"case": label, "setting": setting, "device": t, "seed": seed, "n": n,
                                  "srcc": sc["srcc"], "srcc_trimmed": sc["srcc_trimmed"], "coverage": sc["coverage"],
                                  "psrcc_coverage": np.mean(cov),
-                                 "population_weight": post.info.get("population_weight", 1.0)})
+                                 "population_weight": post.info.get("population_weight", 1.0),
+                                 "linear_weight": sum(post.info.get("source_linear_weights", {}).values()),
+                                 "adapt_seconds": post.info["adapt_seconds"]})
 
 
 def part_mixture(args, log):
@@ -258,16 +264,18 @@ def part_mixture(args, log):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         m = LatencyModel("hier").fit(ds.latx.select(nb.source), seed=0)
-        _mixture_cases(m, ds, nb.validation, nb.source, (5, 10, 20), args.mixture_seeds, "HELP NB201 validation", rows)
+        _prior_cases(m, ds, nb.validation, nb.source, (5, 10, 20), args.mixture_seeds, "HELP NB201 validation", rows,
+                     MIXTURE_SETTINGS)
         for out in ("pixel3", "samsung_s7"):
             src = [d for d in nb.source if d != out]
             m = LatencyModel("hier").fit(ds.latx.select(src), seed=0)
-            _mixture_cases(m, ds, [out], src, (5, 10, 20), args.mixture_seeds, "NB201 leave-one-source-out", rows)
+            _prior_cases(m, ds, [out], src, (5, 10, 20), args.mixture_seeds, "NB201 leave-one-source-out", rows,
+                         MIXTURE_SETTINGS)
         fb = latxfer.load_dataset("fbnet-help")
         src = ["essential_ph_1", "gold_6226", "gold_6240", "pixel3", "raspi4"]
         m = LatencyModel("hier").fit(fb.latx.select(src), seed=0)
-        _mixture_cases(m, fb, ["titanx_32", "1080ti_64", "titanxp_64", "titanx_1"], src, (10, 20), args.mixture_seeds,
-                       "FBNet GPUs from phone/CPU sources", rows)
+        _prior_cases(m, fb, ["titanx_32", "1080ti_64", "titanxp_64", "titanx_1"], src, (10, 20), args.mixture_seeds,
+                     "FBNet GPUs from phone/CPU sources", rows, MIXTURE_SETTINGS)
     df = pd.DataFrame(rows)
     df.to_csv(RESULTS / "bayes_mixture.csv", index=False)
     log(f"## Choosing the mixture prior (validation devices only, {args.mixture_seeds} seeds)\n")
@@ -280,34 +288,8 @@ def part_mixture(args, log):
         log(f"### {case}\n\n" + md_table(tab) + "\n")
 
 
-LINEAR_SETTINGS = {"off": 0.0, "0.5 (default)": 0.5, "1.0": 1.0}
-
-
-def _linear_cases(m, ds, targets, proxies, ns, seeds, label, rows):
-    from scipy.stats import spearmanr
-
-    from latxfer.evaluate import score
-
-    Y = {d: ds.latency.sel(device=d).values for d in set(targets) | set(proxies)}
-    true = {(p, t): spearmanr(Y[p], Y[t])[0] for p in proxies for t in targets}
-    for setting, lin in LINEAR_SETTINGS.items():
-        m.config["priors"]["source_linear"] = lin
-        for t in targets:
-            pool = ds.latx.measured(t)
-            for seed in range(seeds):
-                for n in ns:
-                    a = measured_sample(pool, t, n, seed)
-                    post = m.adapt(a, Y[t][a], device=t, rng=seed).posterior
-                    un = ~post.measured
-                    lo, hi = np.quantile(post.draws_ms[:, un], [0.05, 0.95], axis=0)
-                    sc = score(post.mean(noise_free=True)[un], Y[t][un], lower=lo, upper=hi)
-                    cov = [float(lo_ <= true[(p, t)] <= hi_) for p in proxies
-                           for lo_, hi_ in [m.posterior_srcc(Y[p], post).interval]]
-                    rows.append({"case": label, "setting": setting, "device": t, "seed": seed, "n": n,
-                                 "srcc": sc["srcc"], "srcc_trimmed": sc["srcc_trimmed"], "coverage": sc["coverage"],
-                                 "psrcc_coverage": np.mean(cov),
-                                 "linear_weight": sum(post.info.get("source_linear_weights", {}).values()),
-                                 "adapt_seconds": post.info["adapt_seconds"]})
+LINEAR_SETTINGS = {"off": {"source_linear": 0.0}, "0.5 (default)": {"source_linear": 0.5},
+                   "1.0": {"source_linear": 1.0}}
 
 
 def part_linear(args, log):
@@ -319,23 +301,23 @@ def part_linear(args, log):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         m = _hier_nb201(ds, nb)
-        _linear_cases(m, ds, nb.validation, nb.source, (5, 10, 20), seeds, "HELP NB201 validation", rows)
+        _prior_cases(m, ds, nb.validation, nb.source, (5, 10, 20), seeds, "HELP NB201 validation", rows, LINEAR_SETTINGS)
         for out in ("pixel3", "samsung_s7"):
             src = [d for d in nb.source if d != out]
             m = cached_hier_fit(OUT / f"nb201_help_hier_without_{out}.zarr", ds.latx.select(src))
-            _linear_cases(m, ds, [out], src, (5, 10, 20), seeds, "NB201 leave-one-source-out", rows)
+            _prior_cases(m, ds, [out], src, (5, 10, 20), seeds, "NB201 leave-one-source-out", rows, LINEAR_SETTINGS)
         fb = latxfer.load_dataset("fbnet-help")
         src = ["essential_ph_1", "gold_6226", "gold_6240", "pixel3", "raspi4"]
         m = cached_hier_fit(OUT / "fbnet_phonecpu_hier.zarr", fb.latx.select(src))
-        _linear_cases(m, fb, ["titanx_32", "1080ti_64", "titanxp_64", "titanx_1"], src, (10, 20), seeds,
-                      "FBNet GPUs from phone/CPU sources", rows)
+        _prior_cases(m, fb, ["titanx_32", "1080ti_64", "titanxp_64", "titanx_1"], src, (10, 20), seeds,
+                     "FBNet GPUs from phone/CPU sources", rows, LINEAR_SETTINGS)
         # the case that suggested the components (docs/bayes.md, OFA): reported, not used to choose
         ofa = latxfer.load_dataset("ofa-help")
         tg = ["v100_1", "v100_32", "v100_64"]
         src = [d for d in ofa.latx.devices if d not in tg]
         m = cached_hier_fit(OUT / "ofa_gpus_hier.zarr", ofa.latx.select(src))
-        _linear_cases(m, ofa, tg, src, (10,), seeds, "OFA V100s from 9 GPUs (suggested the idea; not used to choose)",
-                      rows)
+        _prior_cases(m, ofa, tg, src, (10,), seeds, "OFA V100s from 9 GPUs (suggested the idea; not used to choose)",
+                     rows, LINEAR_SETTINGS)
     df = pd.DataFrame(rows)
     df.to_csv(RESULTS / "bayes_linear.csv", index=False)
     log(f"## Choosing the op-linear near-source components (priors.source_linear; {seeds} seeds)\n")
