@@ -505,7 +505,9 @@ class LatencyModel(FewShotMethod):
 
         ``("population", sd, w)``: a draw from the source population with novelty sd ``sd`` (the grid
         ``priors.op_count_sd``); ``("source", d, w)``: a device near source ``d`` (``priors.source_shrink`` x
-        the population covariance around d's coefficients), total weight ``priors.source_weight``.
+        the population covariance around d's coefficients), total weight ``priors.source_weight``, of which
+        ``priors.source_linear`` goes to ``("source-linear", d, w)``: the same around d's op-linear part
+        (:meth:`op_linear_map`).
         """
         grid = self._novelty_grid()
         shrink = float(self.config["priors"].get("source_shrink", 0.0))
