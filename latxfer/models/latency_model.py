@@ -173,7 +173,7 @@ class LatencyModel(FewShotMethod):
         self.config = load_config(config, **overrides)
         self.name = self.config["model"]["name"]
         self.basis: FactorBasis | None = None
-        self._layer_map_cache = None
+        self._layer_map_cache = self._op_proj_cache = None
         self.population: dict[str, np.ndarray] | None = None
         self.posterior_tree = None
         self.source_devices: list[str] = []
@@ -272,7 +272,7 @@ class LatencyModel(FewShotMethod):
             "log_scales": np.log(scales),
         }
         self.basis, self.source_devices, self.source_scales = basis, devices, scales
-        self._layer_map_cache = None
+        self._layer_map_cache = self._op_proj_cache = None
         self.source_latency = Y  # (D, A) ms over basis.archs, NaN = not measured / not used
         model = build_graph(cfg["model"]["variant"], priors=cfg["priors"], **self._fit_data)
         t1 = time.perf_counter()
@@ -479,6 +479,19 @@ class LatencyModel(FewShotMethod):
             theta = theta @ self.op_linear_map().T
         return theta, float(self.config["priors"]["source_shrink"]) * chol
 
+    def _op_projection(self) -> dict:
+        """The least-squares projection of the design ``Z = [1, F, Q]`` on ``[1, X]`` (the op encoding in the
+        model's coding), cached until the next fit: ``B`` with ``[1, X] B`` the additive part of every column
+        of ``Z`` (``"additive"``), and the space.  Shared by :meth:`op_linear_map` and :meth:`layer_map`."""
+        if getattr(self, "_op_proj_cache", None) is None:
+            from latxfer.data.datasets import load_space
+
+            space = load_space(self.space_name)
+            X1 = np.c_[np.ones(len(self.basis.archs)), space.encode(self.basis.archs, self.config["model"]["coding"])]
+            B, *_ = np.linalg.lstsq(X1, self.basis.design(), rcond=None)
+            self._op_proj_cache = {"B": B, "additive": X1 @ B, "space": space}
+        return self._op_proj_cache
+
     def op_linear_map(self) -> np.ndarray:
         """``(M, M)`` map from a device's coefficients to those of its op-linear part.
 
@@ -489,16 +502,10 @@ class LatencyModel(FewShotMethod):
         near ``P theta_d``, not ``theta_d``.
         """
         self._require_fit()
-        if getattr(self, "_op_linear_cache", None) is None:
-            from latxfer.data.datasets import load_space
-
-            Z = self.basis.design()
-            X = load_space(self.space_name).encode(self.basis.archs, self.config["model"]["coding"])
-            X1 = np.c_[np.ones(len(X)), X]
-            C, *_ = np.linalg.lstsq(X1, Z, rcond=None)
-            P, *_ = np.linalg.lstsq(Z, X1 @ C, rcond=None)
-            self._op_linear_cache = P
-        return self._op_linear_cache
+        proj = self._op_projection()
+        if "P" not in proj:
+            proj["P"], *_ = np.linalg.lstsq(self.basis.design(), proj["additive"], rcond=None)
+        return proj["P"]
 
     def _components(self) -> list[tuple[str, float | int, float]]:
         """Prior components of a new device: ``(kind, parameter, prior weight)``.
@@ -569,7 +576,7 @@ class LatencyModel(FewShotMethod):
                 info[f"{kind.replace('-', '_')}_weights"] = {
                     self.source_devices[c[1]]: round(float(x), 4)
                     for c, x in zip(comps, w, strict=True) if c[0] == kind}
-        if "source_weights" in info or "source_linear_weights" in info:
+        if any(c[0] != "population" for c in comps):
             info["population_weight"] = round(tot, 4)
         return cat["theta"], cat["scale"], cat["sigma"], info
 
@@ -724,8 +731,7 @@ class LatencyModel(FewShotMethod):
             coding = self.config["model"]["coding"]
             if coding != "reference":
                 raise ConfigError(f"layer-wise adaptation needs the reference coding, the model uses {coding!r}")
-            X = space.encode(self.basis.archs, "reference")
-            B, *_ = np.linalg.lstsq(np.c_[np.ones(len(X)), X], self.basis.design(), rcond=None)
+            proj = self._op_projection()  # in the reference coding, checked above
             factors = space._factors()
             n_codes = 1 + max(max(f.levels) for f in factors)
             col = np.full((len(factors), n_codes), -1, np.int64)
@@ -735,8 +741,7 @@ class LatencyModel(FewShotMethod):
                     if code != f.reference:
                         col[i, code] = j
                         j += 1
-            self._layer_map_cache = {"B": B, "col": col, "space": space,
-                                     "additive": np.c_[np.ones(len(X)), X] @ B}
+            self._layer_map_cache = {"B": proj["B"], "col": col, "space": space, "additive": proj["additive"]}
         return self._layer_map_cache["B"], self._layer_map_cache["col"]
 
     def _layer_rows(self, archs, layer_ms, intercept_ms):
