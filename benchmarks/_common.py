@@ -9,7 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+# where results are written: docs/results, or $LATXFER_BENCH_RESULTS for trial runs that must not overwrite
+# the recorded results (e.g. two settings compared side by side)
+RESULTS = Path(os.environ.get("LATXFER_BENCH_RESULTS") or Path(__file__).resolve().parents[1] / "docs" / "results")
 
 
 def provenance() -> str:
@@ -27,6 +29,8 @@ def provenance() -> str:
         f"scipy {scipy.__version__}, xarray {xarray.__version__}",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores (nproc), {platform.system()}",
         f"- data: {os.environ.get('LATXFER_DATA', '(LATXFER_DATA unset)')}",
+        *([f"- model configurations: {os.environ['LATXFER_MODELS']} (LATXFER_MODELS, not the repository's models/)"]
+          if os.environ.get("LATXFER_MODELS") else []),
     ])
 
 
