@@ -107,7 +107,8 @@ def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0, degenerate=Fal
 
     With ``worlds``, at the rounds ``AHEAD_AT`` the planner is asked, from what has been measured so far,
     for the band of the SRCC one batch later (what a user re-planning in the loop sees); the row of the
-    next round carries that band (``ahead_lo``, ``ahead_hi``).
+    next round carries that band (``ahead_lo``, ``ahead_hi``; the simulated worlds' own band, before the
+    library's widening, in ``ahead_lo_raw``, ``ahead_hi_raw``).
     """
     from latxfer.plan import preposterior
 
@@ -119,13 +120,14 @@ def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0, degenerate=Fal
         row = {"k": int(k), "srcc": realised, "expected_srcc": q.mean, "p_above": r.p_above,
                "decision": r.decision(DECIDE)}
         if rows and "next_band" in rows[-1]:
-            row["ahead_lo"], row["ahead_hi"] = rows[-1].pop("next_band")
+            row["ahead_lo"], row["ahead_hi"], row["ahead_lo_raw"], row["ahead_hi_raw"] = rows[-1].pop("next_band")
         if worlds and int(k) in AHEAD_AT and i + 1 < len(ks):
             plan = preposterior(light, archs, truth[model.basis.positions(archs)], goal=f"srcc>={GOAL}",
                                 batch=int(ks[i + 1] - k), max_k=int(ks[i + 1] - k), policy=policy,
                                 n_worlds=worlds, candidates=cand, rng=seed + 7919, device="target")
             _, lo, hi = plan.band("srcc")
-            row["next_band"] = (float(lo[1]), float(hi[1]))
+            _, lo1, hi1 = plan.band("srcc", inflation=1.0)
+            row["next_band"] = (float(lo[1]), float(hi[1]), float(lo1[1]), float(hi1[1]))
         rows.append(row)
     return rows
 
@@ -154,6 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ahead-check", action="store_true",
                     help="the one-batch-ahead band on validation devices and left-out sources (NB201; no target); "
                          "writes docs/results/planning_ahead.md")
+    ap.add_argument("--inflation", action="store_true",
+                    help="how the widening of the SRCC band was chosen (recorded --ahead-check runs, no target) "
+                         "and its effect on the recorded target runs; writes docs/results/planning_inflation.md")
     ap.add_argument("--tune-degenerate", action="store_true",
                     help="excluding degenerate architectures or not, on validation devices and "
                          "leave-one-source-out; writes docs/results/planning_degenerate.md")
@@ -162,6 +167,8 @@ def main(argv=None) -> int:
         return tune_criterion(args)
     if args.ahead_check:
         return ahead_check(args)
+    if args.inflation:
+        return inflation(args)
     if args.tune_degenerate:
         return tune_criterion(args, DEGENERATE_ARMS, "planning_degenerate")
     if args.band_check:
@@ -199,6 +206,7 @@ def main(argv=None) -> int:
                                     rng=1000, device=target)
                 plans[(space, target, policy)] = plan
                 med, lo, hi = plan.band("srcc")
+                _, lo1, hi1 = plan.band("srcc", inflation=1.0)
                 t_plan = time.perf_counter() - t
                 for seed in seeds:
                     loop = _loop(model, light, truth, proxy, policy, ks, seed, worlds, args.degenerate)
@@ -208,7 +216,10 @@ def main(argv=None) -> int:
                         a_lo, a_hi = r.get("ahead_lo", np.nan), r.get("ahead_hi", np.nan)
                         cal.append({"space": space, "target": target, "policy": policy, "seed": seed,
                                     "k": r["k"], "srcc": r["srcc"], "lo": lo[i], "hi": hi[i], "inside": inside,
+                                    "lo_raw": lo1[i], "hi_raw": hi1[i],
                                     "ahead_lo": a_lo, "ahead_hi": a_hi,
+                                    "ahead_lo_raw": r.get("ahead_lo_raw", np.nan),
+                                    "ahead_hi_raw": r.get("ahead_hi_raw", np.nan),
                                     "inside_ahead": bool(a_lo <= r["srcc"] <= a_hi) if np.isfinite(a_lo)
                                     else None, "p_above": r["p_above"]})
                     s = np.array([r["srcc"] for r in loop])
@@ -406,7 +417,8 @@ def ahead_check(args) -> int:
                 for r in _loop(model, light, truth, proxy, policy, ks, seed, args.worlds):
                     if "ahead_lo" in r:
                         rows.append({"case": kind, "device": dev, "policy": policy, "seed": seed, "k": r["k"],
-                                     "srcc": r["srcc"], "lo": r["ahead_lo"], "hi": r["ahead_hi"]})
+                                     "srcc": r["srcc"], "lo": r["ahead_lo"], "hi": r["ahead_hi"],
+                                     "lo_raw": r["ahead_lo_raw"], "hi_raw": r["ahead_hi_raw"]})
             print(f"{dev} {policy}: done", flush=True)
     df = pd.DataFrame(rows)
     df = df.assign(inside=(df.srcc >= df.lo) & (df.srcc <= df.hi), below=df.srcc < df.lo, above=df.srcc > df.hi)
@@ -425,6 +437,110 @@ def ahead_check(args) -> int:
         "## Inside the band, per device", md_table(per.round(3)),
     ])
     (RESULTS / "planning_ahead.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+AHEAD_RUNS = RESULTS / "planning_ahead_runs"
+
+
+def _widened_inside(df: pd.DataFrame, lo: str, hi: str, factor: float) -> pd.Series:
+    """Whether ``srcc`` lies in the band ``[lo, hi]`` widened by ``factor`` on the Fisher-z scale."""
+    z = lambda x: np.arctanh(np.clip(x, -1 + 1e-6, 1 - 1e-6))  # noqa: E731
+    mid, half = (z(df[lo]) + z(df[hi])) / 2, (z(df[hi]) - z(df[lo])) / 2
+    return (z(df["srcc"]) - mid).abs() <= factor * half
+
+
+def _needed_factor(df: pd.DataFrame, lo: str, hi: str) -> pd.Series:
+    """Smallest widening of the band that holds ``srcc`` (1 or less: inside already)."""
+    z = lambda x: np.arctanh(np.clip(x, -1 + 1e-6, 1 - 1e-6))  # noqa: E731
+    mid, half = (z(df[lo]) + z(df[hi])) / 2, (z(df[hi]) - z(df[lo])) / 2
+    return (z(df["srcc"]) - mid).abs() / half
+
+
+def inflation(args) -> int:
+    """How ``plan.SRCC_BAND_INFLATION`` was chosen, and what it does on the targets (no simulation: bands of
+    recorded runs).
+
+    Chosen on devices that are not targets: the real loop's one-batch-ahead bands of the latest
+    ``--ahead-check`` run (``planning_ahead.csv``) and of the earlier runs kept in
+    ``docs/results/planning_ahead_runs`` (the simulated worlds' own band:
+    ``lo_raw`` / ``hi_raw``, or ``lo`` / ``hi`` in runs made before the widening existed).  The factor is
+    the 90th percentile of the widening each case needs.  Then the same widening is applied to the bands of
+    the target runs (``planning_nb201_calibration.csv``; FBNet rows of ``planning_calibration.csv``) and of
+    the devices no setting was chosen on (``unseen_planning.csv``, HW-NAS-Bench's edge GPU and TPU).
+    """
+    from latxfer.plan import SRCC_BAND_INFLATION
+
+    def raw(df, lo, hi):
+        return (f"{lo}_raw", f"{hi}_raw") if f"{lo}_raw" in df else (lo, hi)
+
+    val = []
+    for f in [RESULTS / "planning_ahead.csv", *sorted(AHEAD_RUNS.glob("*.csv"))]:
+        d = pd.read_csv(f)
+        lo, hi = raw(d, "lo", "hi")
+        val.append(d.rename(columns={lo: "blo", hi: "bhi"})[["device", "policy", "seed", "k", "srcc", "blo", "bhi"]]
+                   .assign(run=f.stem))
+    V = pd.concat(val, ignore_index=True)
+    V["needed"] = _needed_factor(V, "blo", "bhi")
+    chosen = V.groupby("policy")["needed"].quantile(0.9).rename("q90 (per policy)").to_frame()
+    chosen.loc["both", "q90 (per policy)"] = V["needed"].quantile(0.9)
+    tgt = []
+    for f, space in (("planning_nb201_calibration.csv", "nb201"), ("planning_calibration.csv", "fbnet"),
+                     ("unseen_planning.csv", "unseen")):
+        if not (RESULTS / f).exists():
+            continue
+        d = pd.read_csv(RESULTS / f)
+        d = d[d.space == space] if "space" in d else d.assign(space=space)
+        for band, lo, hi in (("one batch ahead", "ahead_lo", "ahead_hi"), ("planned at k = 0", "lo", "hi")):
+            if lo not in d:
+                continue
+            lo, hi = raw(d, lo, hi)
+            e = d[d[lo].notna()].rename(columns={lo: "blo", hi: "bhi"})
+            tgt.append(e[["target", "policy", "seed", "k", "srcc", "blo", "bhi"]].assign(space=space, band=band,
+                                                                                       source=f))
+    T = pd.concat(tgt, ignore_index=True)
+    rows = []
+    for factor in (1.0, SRCC_BAND_INFLATION):
+        groups = [("not targets (NB201), one batch ahead", pol, g) for pol, g in V.groupby("policy")]
+        label = {"nb201": "NB201 targets", "fbnet": "FBNet targets (run before the op-linear components)",
+                 "unseen": "edge GPU / TPU (no setting chosen on them)"}
+        groups += [(f"{label[space]}, {band}", pol, g) for (space, band, pol), g in
+                   T.groupby(["space", "band", "policy"])]
+        for cases, pol, g in groups:
+            ins = _widened_inside(g, "blo", "bhi", factor)
+            high = g["srcc"] > (g["blo"] + g["bhi"]) / 2  # a point inside the band: which side a miss is on
+            rows.append({"widening": factor, "cases": cases, "policy": pol, "inside": ins.mean(),
+                         "above": (high & ~ins).mean(), "n": len(g)})
+    tab = pd.DataFrame(rows).set_index(["widening", "cases", "policy"]).round(3)
+    V["inside"] = V["needed"] <= 1
+    runs = V.pivot_table(index="run", columns="policy", values="inside", aggfunc="mean").round(3)
+    runs.columns = [f"inside, {c}" for c in runs.columns]
+    runs["cases"] = V.groupby("run").size()
+    text = "\n\n".join([
+        "# Widening the planner's SRCC band (plan.SRCC_BAND_INFLATION)",
+        provenance(),
+        "The band of the realised SRCC of the adapted ranking is a Student-t prediction band over simulated "
+        "worlds (posterior predictive devices).  Real devices fall outside it more often than simulated ones.  "
+        "Chosen on devices that are not targets: the widening (on the Fisher-z scale) each one-batch-ahead "
+        "case of the real loop needs to hold the realised SRCC; its 90th percentile.  Runs used "
+        "(planning_ahead.csv, the latest --ahead-check; the others in docs/results/planning_ahead_runs), with "
+        "the share of realised SRCCs inside the unwidened band.  `planning_ahead` has the shipped "
+        "`source_linear = 0.5`; `source_linear_0` and `_0.25` are the same check with that prior setting "
+        "changed (a copy of models/ passed as LATXFER_MODELS, models refitted); `before_op_linear` is the run "
+        "before the op-linear components existed (same prior as `source_linear_0`; refit and random streams "
+        "differ).  Runs of one setting move by up to 0.11: 54 correlated cases per policy and run do not "
+        "separate the settings, so all are pooled.",
+        md_table(runs),
+        "## The widening needed, 90th percentile (not targets)",
+        md_table(chosen.round(3)),
+        f"Shipped: {SRCC_BAND_INFLATION}.",
+        "## Share inside the band, before (1.0) and after widening",
+        "Target rows re-use the bands of the recorded target runs (no new simulation); `above`: outside, "
+        "on the high side.",
+        md_table(tab),
+    ])
+    (RESULTS / "planning_inflation.md").write_text(text + "\n")
     print(text)
     return 0
 

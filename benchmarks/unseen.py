@@ -155,12 +155,14 @@ def part_planning(args, ds, split, model, log):
             plan = preposterior(light, [], [], goal=f"srcc>={GOAL}", batch=5, max_k=50, policy=policy,
                                 n_worlds=args.worlds, candidates=cand, rng=1000, device=t)
             _, lo, hi = plan.band("srcc")
+            _, lo1, hi1 = plan.band("srcc", inflation=1.0)  # the simulated worlds' own band (planning --inflation)
             for seed in range(args.plan_seeds):
                 curve = []
                 for i, k, _a, _p, realised in _rounds(model, light, truth, policy, ks, seed):
                     curve.append(realised)
                     rows.append({"target": t, "policy": policy, "seed": seed, "k": int(k), "srcc": realised,
-                                 "lo": lo[i], "hi": hi[i], "inside": bool(lo[i] <= realised <= hi[i])})
+                                 "lo": lo[i], "hi": hi[i], "inside": bool(lo[i] <= realised <= hi[i]),
+                                 "lo_raw": lo1[i], "hi_raw": hi1[i]})
                 print(f"{t} {policy} seed {seed}: " + " ".join(f"{v:.3f}" for v in curve), flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(RESULTS / "unseen_planning.csv", index=False)

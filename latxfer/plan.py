@@ -61,7 +61,7 @@ from latxfer.models.posterior import DevicePosterior
 
 __all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "default_candidates", "parse_goal", "preposterior", "recommend",
            "select_batch",
-           "shape_gaussian", "POLICIES", "CRITERIA"]
+           "shape_gaussian", "POLICIES", "CRITERIA", "SRCC_BAND_INFLATION"]
 
 POLICIES = ("active", "random")
 ACTIVE_CRITERIA = ("ivar", "rank", "maxvar")
@@ -377,6 +377,16 @@ _BAND_SCALES = {
 }
 _BAND_SCALES["expected_srcc"] = _BAND_SCALES["true_proxy_srcc"] = _BAND_SCALES["srcc"]
 
+# The band of the realised SRCC of the adapted ranking is widened by this factor (its half-width on the Fisher-z
+# scale).  The simulated worlds are posterior predictive draws: the band says where a device *of the model*
+# would land, and real devices are described imperfectly (a noise level, a nearest source, a residual the model
+# gets wrong), so they land outside it more often than 10% of the time.  Chosen on devices that are not
+# HELP targets (NB201 validation devices, pixel3 / samsung_s7 left out of the sources): the 90th percentile of
+# |z(realised) - centre| / half-width over the real loop's one-batch-ahead bands, 1.34-1.37 per policy, so
+# that 90% of them fall inside (``benchmarks/planning.py --inflation``, docs/planning.md).
+SRCC_BAND_INFLATION = 1.35
+_BAND_INFLATION = {"srcc": SRCC_BAND_INFLATION}
+
 
 @dataclass
 class PlanResult:
@@ -438,7 +448,8 @@ class PlanResult:
         """Share of simulated worlds meeting the goal, per k."""
         return _goal_met(self.goal, self.metrics, self.confidence, self.n_measured + self.ks).mean(axis=0)
 
-    def band(self, metric: str = "srcc", prob: float = 0.9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def band(self, metric: str = "srcc", prob: float = 0.9,
+             inflation: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Median over simulated worlds and the ``prob`` prediction band for the next device, per k.
 
         The band is where the metric of one more device drawn like the simulated ones falls with
@@ -447,21 +458,29 @@ class PlanResult:
         widths), mapped back.  The sample quantiles of a few worlds are too narrow for that: the 5-95%
         quantiles of 12 (20) worlds hold about 78% (82%) of further worlds, this band about 90%
         (benchmarks/planning.py --band-check).
+
+        For ``srcc`` (the realised SRCC of the adapted ranking) the half-width is then multiplied by
+        ``inflation`` (default :data:`SRCC_BAND_INFLATION`, 1.35; 1.0 gives the band of the simulated
+        worlds alone): real devices fall outside the simulated worlds' band more often than the worlds do
+        (chosen on devices that are not HELP targets, docs/planning.md).  Other metrics are not widened.
         """
+        if inflation is None:
+            inflation = _BAND_INFLATION.get(metric, 1.0)
         M = np.asarray(self.metrics[metric], float)
         if M.ndim == 1:  # one value per world (true_proxy_srcc)
-            return tuple(x[0] for x in self._band_of(M[:, None], metric, prob))
-        return self._band_of(M, metric, prob)
+            return tuple(x[0] for x in self._band_of(M[:, None], metric, prob, inflation))
+        return self._band_of(M, metric, prob, inflation)
 
     @staticmethod
-    def _band_of(M: np.ndarray, metric: str, prob: float):
+    def _band_of(M: np.ndarray, metric: str, prob: float, inflation: float = 1.0):
         med = np.nanmedian(M, axis=0)
         to, back = _BAND_SCALES.get(metric, (np.asarray, np.asarray))
         Z = to(M)
         n = np.isfinite(Z).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mu, sd = np.nanmean(Z, axis=0), np.nanstd(Z, axis=0, ddof=1)
-            half = stats.t.ppf((1 + prob) / 2, np.maximum(n - 1, 1)) * sd * np.sqrt(1 + 1 / np.maximum(n, 1))
+            half = (inflation * stats.t.ppf((1 + prob) / 2, np.maximum(n - 1, 1)) * sd
+                    * np.sqrt(1 + 1 / np.maximum(n, 1)))
         lo, hi = back(mu - half), back(mu + half)
         few = n < 3  # no spread to speak of: the band is the range of what there is
         if few.any():

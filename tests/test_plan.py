@@ -191,6 +191,25 @@ def test_preposterior_curve_and_recommendation(plan_srcc):
     assert d["goal"] == "srcc>=0.9" and len(d["curve"]) == 3 and d["next_archs"] == r.next_archs.tolist()
 
 
+def test_srcc_band_is_widened_on_the_fisher_z_scale(plan_srcc):
+    from latxfer.plan import SRCC_BAND_INFLATION
+
+    r = plan_srcc
+    med, lo, hi = r.band("srcc")
+    med1, lo1, hi1 = r.band("srcc", inflation=1.0)
+    np.testing.assert_array_equal(med, med1)
+    assert SRCC_BAND_INFLATION > 1
+    # the half-width on the Fisher-z scale is the factor times the simulated worlds' own (where no clipping
+    # to the median or to the range of too few worlds happened)
+    z = lambda x: np.arctanh(np.clip(x, -1 + 1e-6, 1 - 1e-6))  # noqa: E731
+    ok = (lo < med) & (hi > med) & (lo1 < med) & (hi1 > med) & (np.isfinite(r.metrics["srcc"]).sum(0) >= 3)
+    assert ok.any()
+    np.testing.assert_allclose((z(hi) - z(lo))[ok], SRCC_BAND_INFLATION * (z(hi1) - z(lo1))[ok], rtol=1e-6)
+    # other metrics are not widened
+    for a, b in zip(r.band("p_above"), r.band("p_above", inflation=1.0), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_recommend_other_goals_without_resimulating(plan_srcc):
     assert recommend(plan_srcc, "srcc>=0.01") == 0
     assert recommend(plan_srcc, "srcc>=0.999") is None
