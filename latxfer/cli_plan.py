@@ -173,7 +173,7 @@ def run(args) -> int:
         df = res.to_frame()
         cols = ["k", "n_total", "srcc_median", "srcc_lo", "srcc_hi"] + (
             ["p_above_median", "decided_share"] if "p_above_median" in df else []) + ["goal_share"]
-        print("  expected curve (SRCC of the adapted ranking: median and 90% band over simulated devices):")
+        print("  expected curve (SRCC of the adapted ranking: median over simulated devices, 90% band for a real one):")
         print("    " + df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}").replace("\n", "\n    "))
         print(f"  {res.message}")
         print(f"  next batch ({len(nxt)} architectures, fill in latency_ms, append to the target CSV, "

@@ -25,9 +25,10 @@ def plot_plan(result, path=None, *, others=None, title: str | None = None):
     Parameters
     ----------
     result : PlanResult
-        Its SRCC band (median, 90% band over simulated devices) is drawn against the total number of
-        target measurements; ``result.realised`` ``(n_measured, value)`` pairs as points (true values, when
-        known) and the current posterior's expected SRCC as a diamond.  With a proxy, a
+        Its SRCC band (median over simulated devices, 90% band for a real one: ``PlanResult.band``) is
+        drawn against the total number of target measurements; ``result.realised`` ``(n_measured,
+        value)`` pairs as points (true values, when known) and the current posterior's expected SRCC as
+        a diamond.  With a proxy, a
         second panel shows P(SRCC(proxy, target) >= threshold).
     path : path-like, optional
         Write the figure there (PNG, PDF, SVG by extension).
