@@ -452,18 +452,17 @@ def ahead_check(args) -> int:
 AHEAD_RUNS = RESULTS / "planning_ahead_runs"  # the --ahead-check runs the widening was chosen on
 
 
-def _widened_inside(df: pd.DataFrame, lo: str, hi: str, factor: float) -> pd.Series:
-    """Whether ``srcc`` lies in the band ``[lo, hi]`` widened by ``factor`` on the Fisher-z scale."""
-    z = lambda x: np.arctanh(np.clip(x, -1 + 1e-6, 1 - 1e-6))  # noqa: E731
-    mid, half = (z(df[lo]) + z(df[hi])) / 2, (z(df[hi]) - z(df[lo])) / 2
-    return (z(df["srcc"]) - mid).abs() <= factor * half
-
-
 def _needed_factor(df: pd.DataFrame, lo: str, hi: str) -> pd.Series:
-    """Smallest widening of the band that holds ``srcc`` (1 or less: inside already)."""
+    """Smallest widening of the band ``[lo, hi]`` on the Fisher-z scale (about its centre, as
+    ``PlanResult.band`` widens it) that holds ``srcc``; 1 or less: inside already."""
     z = lambda x: np.arctanh(np.clip(x, -1 + 1e-6, 1 - 1e-6))  # noqa: E731
     mid, half = (z(df[lo]) + z(df[hi])) / 2, (z(df[hi]) - z(df[lo])) / 2
     return (z(df["srcc"]) - mid).abs() / half
+
+
+def _widened_inside(df: pd.DataFrame, lo: str, hi: str, factor: float) -> pd.Series:
+    """Whether ``srcc`` lies in the band ``[lo, hi]`` widened by ``factor`` on the Fisher-z scale."""
+    return _needed_factor(df, lo, hi) <= factor
 
 
 def inflation(args) -> int:
