@@ -20,6 +20,7 @@ Parts (all by default):
   linear   how the op-linear near-source components (priors.source_linear) were chosen: the same cases as
            mixture, then OFA's V100s (the case that suggested them; reported, not used to choose)
   noise    tried, not shipped: a wider population prior for a new device's log noise sd (validation devices)
+  quintiles  diagnosis: 90% coverage per quintile of the true latency, predictive vs actual error sd (n = 10)
   layers   FBNet targets with layer-wise tables (fbnet-layers): adapting from n architectures' per-layer
            latencies vs their end-to-end latencies (same architectures), n in {2, 5, 10}
            (run it with --out docs/results/bayes_layers.md to keep bayes.md)
@@ -370,6 +371,37 @@ def part_noise(args, log):
     log(md_table(tab) + "\n")
 
 
+def part_quintiles(args, log):
+    """Diagnosis, nothing chosen: 90% coverage per quintile of the true latency, and the predictive sd over
+    the actual error sd, at n = 10 (HELP NB201 validation devices and targets)."""
+    nb = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    m = _hier_nb201(ds, nb)
+    rows = []
+    for kind, devs in (("validation", nb.validation), ("target", nb.target)):
+        for t in devs:
+            y = ds.latency.sel(device=t).values
+            for seed in range(args.mixture_seeds):
+                a = measured_sample(ds.latx.measured(t), t, 10, seed)
+                post = m.adapt(a, y[np.searchsorted(ds.arch.values, a)], device=t, rng=seed).posterior
+                un = ~post.measured & np.isfinite(y)
+                lo, hi = post.interval(0.9)
+                mu = post.mean(noise_free=True)
+                inside = (y >= lo) & (y <= hi)
+                q = np.digitize(y, np.quantile(y[un], [0.2, 0.4, 0.6, 0.8]))
+                row = {"kind": kind, "device": t, "seed": seed, "coverage": inside[un].mean(),
+                       "sd_ratio": float(((hi - lo) / (2 * 1.645))[un].mean() / np.std(y[un] - mu[un]))}
+                row.update({f"q{k + 1}": inside[un & (q == k)].mean() for k in range(5)})
+                rows.append(row)
+    df = pd.DataFrame(rows)
+    tab = df.groupby(["kind", "device"])[["coverage", "q1", "q2", "q3", "q4", "q5", "sd_ratio"]].mean().round(3)
+    log(f"## Coverage by latency quintile (diagnosis; n = 10, {args.mixture_seeds} seeds)\n")
+    log("90% interval coverage on the unmeasured architectures, overall and per quintile of the true latency "
+        "(q1 fastest); `sd_ratio`: mean predictive sd (from the 90% interval) over the sd of the actual errors "
+        "of the posterior mean.\n")
+    log(md_table(tab) + "\n")
+
+
 def part_layers(args, log):
     """Layer-wise vs end-to-end target measurements of the same architectures (FBNet HELP split)."""
     from latxfer.evaluate import score
@@ -507,7 +539,7 @@ def main(argv=None) -> int:
         {"nb201": part_nb201, "psrcc": part_psrcc, "fbnet": part_fbnet, "exact": part_exact,
          "speed": part_speed, "novelty": part_novelty, "layers": part_layers,
          "mixture": part_mixture, "linear": part_linear,
-         "noise": part_noise}[p](args, log)
+         "noise": part_noise, "quintiles": part_quintiles}[p](args, log)
         log(f"_(part {p}: {time.perf_counter() - t0:.0f} s)_\n")
     return 0
 
