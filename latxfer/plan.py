@@ -462,7 +462,8 @@ class PlanResult:
         For ``srcc`` (the realised SRCC of the adapted ranking) the half-width is then multiplied by
         ``inflation`` (default :data:`SRCC_BAND_INFLATION`, 1.35; 1.0 gives the band of the simulated
         worlds alone): real devices fall outside the simulated worlds' band more often than the worlds do
-        (chosen on devices that are not HELP targets, docs/planning.md).  Other metrics are not widened.
+        (chosen for ``prob = 0.9`` on devices that are not HELP targets, docs/planning.md; the same factor
+        is applied at any ``prob``).  Other metrics are not widened.
         """
         if inflation is None:
             inflation = _BAND_INFLATION.get(metric, 1.0)
