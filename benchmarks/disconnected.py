@@ -4,8 +4,9 @@
 (``NB201Space.is_disconnected``).  Some devices (raspi4, pixel3) run them about 150x faster than the rest;
 the model's encoding has no column for that.  This script measures (1) how much of each source device's
 residual they make, (2) whether appending an ``is_disconnected`` column to the NB201 encoding (the
-model refitted with it; NOT the shipped model) changes few-shot adaptation at n = 10, and (3) whether leaving measurements of disconnected cells out of
-the update (the shipped model; they are outside the regime the encoding describes) does:
+model refitted with it; NOT the shipped model) changes few-shot adaptation at n = 10, and (3) whether
+leaving measurements of disconnected cells out of the update (the shipped model; they are outside the
+regime the encoding describes) does:
 
 * random samples of 10 on the HELP validation devices and, leave-one-source-out, pixel3;
 * the same for pixel3 with one of the 10 forced to be a disconnected cell (what active selection does).

@@ -455,14 +455,11 @@ AHEAD_RUNS = RESULTS / "planning_ahead_runs"  # the --ahead-check runs the widen
 def _needed_factor(df: pd.DataFrame, lo: str, hi: str) -> pd.Series:
     """Smallest widening of the band ``[lo, hi]`` on the Fisher-z scale (about its centre, as
     ``PlanResult.band`` widens it) that holds ``srcc``; 1 or less: inside already."""
-    z = lambda x: np.arctanh(np.clip(x, -1 + 1e-6, 1 - 1e-6))  # noqa: E731
+    from latxfer.plan import _BAND_SCALES
+
+    z = _BAND_SCALES["srcc"][0]  # the band's own Fisher-z transform
     mid, half = (z(df[lo]) + z(df[hi])) / 2, (z(df[hi]) - z(df[lo])) / 2
     return (z(df["srcc"]) - mid).abs() / half
-
-
-def _widened_inside(df: pd.DataFrame, lo: str, hi: str, factor: float) -> pd.Series:
-    """Whether ``srcc`` lies in the band ``[lo, hi]`` widened by ``factor`` on the Fisher-z scale."""
-    return _needed_factor(df, lo, hi) <= factor
 
 
 def inflation(args) -> int:
@@ -506,15 +503,15 @@ def inflation(args) -> int:
             tgt.append(e[["target", "policy", "seed", "k", "srcc", "blo", "bhi"]].assign(space=space, band=band,
                                                                                        source=f))
     T = pd.concat(tgt, ignore_index=True)
+    T["needed"] = _needed_factor(T, "blo", "bhi")
+    label = {"nb201": "NB201 targets", "fbnet": "FBNet targets (run before the op-linear components)",
+             "unseen": "edge GPU / TPU (no setting chosen on them)"}
+    groups = [("not targets (NB201), one batch ahead", pol, g) for pol, g in V.groupby("policy")]
+    groups += [(f"{label[space]}, {band}", pol, g) for (space, band, pol), g in T.groupby(["space", "band", "policy"])]
     rows = []
     for factor in (1.0, SRCC_BAND_INFLATION):
-        groups = [("not targets (NB201), one batch ahead", pol, g) for pol, g in V.groupby("policy")]
-        label = {"nb201": "NB201 targets", "fbnet": "FBNet targets (run before the op-linear components)",
-                 "unseen": "edge GPU / TPU (no setting chosen on them)"}
-        groups += [(f"{label[space]}, {band}", pol, g) for (space, band, pol), g in
-                   T.groupby(["space", "band", "policy"])]
         for cases, pol, g in groups:
-            ins = _widened_inside(g, "blo", "bhi", factor)
+            ins = g["needed"] <= factor
             high = g["srcc"] > (g["blo"] + g["bhi"]) / 2  # a point inside the band: which side a miss is on
             rows.append({"widening": factor, "cases": cases, "policy": pol, "inside": ins.mean(),
                          "above": (high & ~ins).mean(), "n": len(g)})
