@@ -385,7 +385,6 @@ _BAND_SCALES["expected_srcc"] = _BAND_SCALES["true_proxy_srcc"] = _BAND_SCALES["
 # |z(realised) - centre| / half-width over the real loop's one-batch-ahead bands, 1.34-1.37 per policy, so
 # that 90% of them fall inside (``benchmarks/planning.py --inflation``, docs/planning.md).
 SRCC_BAND_INFLATION = 1.35
-_BAND_INFLATION = {"srcc": SRCC_BAND_INFLATION}
 
 
 @dataclass
@@ -466,7 +465,7 @@ class PlanResult:
         is applied at any ``prob``).  Other metrics are not widened.
         """
         if inflation is None:
-            inflation = _BAND_INFLATION.get(metric, 1.0)
+            inflation = SRCC_BAND_INFLATION if metric == "srcc" else 1.0
         M = np.asarray(self.metrics[metric], float)
         if M.ndim == 1:  # one value per world (true_proxy_srcc)
             return tuple(x[0] for x in self._band_of(M[:, None], metric, prob, inflation))
