@@ -20,6 +20,8 @@ Parts (all by default):
   linear   how the op-linear near-source components (priors.source_linear) were chosen: the same cases as
            mixture, then OFA's V100s (the case that suggested them; reported, not used to choose)
   noise    tried, not shipped: a wider population prior for a new device's log noise sd (validation devices)
+  noisepower  how model.noise_power (noise sd growing with the architecture's latency) was chosen: the
+           mixture part's validation cases, one fit per setting
   quintiles  diagnosis: 90% coverage per quintile of the true latency, predictive vs actual error sd (n = 10)
   layers   FBNet targets with layer-wise tables (fbnet-layers): adapting from n architectures' per-layer
            latencies vs their end-to-end latencies (same architectures), n in {2, 5, 10}
@@ -247,11 +249,15 @@ def _prior_cases(m, ds, targets, proxies, ns, seeds, label, rows, settings):
                     un = ~post.measured
                     lo, hi = np.quantile(post.draws_ms[:, un], [0.05, 0.95], axis=0)
                     sc = score(post.mean(noise_free=True)[un], Y[t][un], lower=lo, upper=hi)
+                    yu = Y[t][un]
+                    inside = (yu >= lo) & (yu <= hi)
+                    q = np.digitize(yu, np.quantile(yu, [0.2, 0.8]))  # fastest fifth, middle, slowest fifth
                     cov = [float(lo_ <= true[(p, t)] <= hi_) for p in proxies
                            for lo_, hi_ in [m.posterior_srcc(Y[p], post).interval]]
                     rows.append({"case": label, "setting": setting, "device": t, "seed": seed, "n": n,
                                  "srcc": sc["srcc"], "srcc_trimmed": sc["srcc_trimmed"], "coverage": sc["coverage"],
-                                 "psrcc_coverage": np.mean(cov),
+                                 "psrcc_coverage": np.mean(cov), "cov_fastest": inside[q == 0].mean(),
+                                 "cov_slowest": inside[q == 2].mean(),
                                  "population_weight": post.info.get("population_weight", 1.0),
                                  "linear_weight": sum(post.info.get("source_linear_weights", {}).values()),
                                  "adapt_seconds": post.info["adapt_seconds"]})
@@ -335,6 +341,51 @@ def part_linear(args, log):
             per = (df[(df.case == case)].groupby(["device", "setting"])["srcc"].mean().unstack()
                    .reindex(columns=list(LINEAR_SETTINGS)).round(4))
             log("Per device, SRCC (mean over n and seeds):\n\n" + md_table(per) + "\n")
+
+
+NOISE_POWER_SETTINGS = {"0 (one noise sd)": 0.0, "auto (default)": "auto", "1.0": 1.0}
+
+
+def part_noisepower(args, log):
+    """How model.noise_power was chosen: the same validation cases as the mixture prior, one fit per setting."""
+    nb = latxfer.get_split("nb201", "help")
+    ds = latxfer.load_dataset("nb201-help")
+    fb = latxfer.load_dataset("fbnet-help")
+    fb_src = ["essential_ph_1", "gold_6226", "gold_6240", "pixel3", "raspi4"]
+    seeds = args.mixture_seeds
+    cases = [("HELP NB201 validation", ds, nb.source, nb.validation, (5, 10, 20))]
+    cases += [("NB201 leave-one-source-out", ds, [d for d in nb.source if d != out], [out], (5, 10, 20))
+              for out in ("pixel3", "samsung_s7")]
+    cases += [("FBNet GPUs from phone/CPU sources", fb, fb_src, ["titanx_32", "1080ti_64", "titanxp_64", "titanx_1"],
+               (10, 20))]
+    rows: list = []
+    fits: list = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for label, power in NOISE_POWER_SETTINGS.items():
+            for case, data, src, targets, ns in cases:
+                m = LatencyModel("hier", model={"noise_power": power}).fit(data.latx.select(src), seed=0)
+                fits.append({"setting": label, "case": case, "sources": len(src),
+                             "power": round(m.fit_info["noise_power"], 3),
+                             "max_rhat": round(m.diagnostics.get("max_rhat", float("nan")), 4),
+                             "fit_s": round(m.fit_info["fit_seconds"], 1)})
+                log(f"{label}: {case} ({targets}) power {fits[-1]['power']}")
+                _prior_cases(m, data, targets, src, ns, seeds, case, rows, {label: {}})
+    df = pd.DataFrame(rows)
+    df.to_csv(RESULTS / "bayes_noisepower.csv", index=False)
+    log(f"## Choosing the latency-dependent noise (model.noise_power; validation cases only, {seeds} seeds)\n")
+    log("Fits (the power `auto` estimates from the sources' residuals):\n\n" + md_table(pd.DataFrame(fits)) + "\n")
+    log("SRCC on unmeasured architectures / HELP-trimmed / 90% per-architecture coverage, overall and in the fastest "
+        "and slowest fifth of the true latency / coverage of the 90% posterior_srcc interval (every source as "
+        "proxy).\n")
+    cols = ["srcc", "srcc_trimmed", "coverage", "cov_fastest", "cov_slowest", "psrcc_coverage"]
+    for case in df.case.unique():
+        tab = df[df.case == case].groupby(["setting", "n"])[cols].mean().round(4)
+        log(f"### {case}\n\n" + md_table(tab.reindex(list(NOISE_POWER_SETTINGS), level=0)) + "\n")
+    per = (df[df.n == 10].groupby(["device", "setting"])[["srcc", "coverage"]].mean().unstack()
+           .round(3))
+    per.columns = [f"{a} {b}" for a, b in per.columns]
+    log("Per device at n = 10:\n\n" + md_table(per) + "\n")
 
 
 def part_noise(args, log):
@@ -539,7 +590,7 @@ def main(argv=None) -> int:
         {"nb201": part_nb201, "psrcc": part_psrcc, "fbnet": part_fbnet, "exact": part_exact,
          "speed": part_speed, "novelty": part_novelty, "layers": part_layers,
          "mixture": part_mixture, "linear": part_linear,
-         "noise": part_noise, "quintiles": part_quintiles}[p](args, log)
+         "noise": part_noise, "quintiles": part_quintiles, "noisepower": part_noisepower}[p](args, log)
         log(f"_(part {p}: {time.perf_counter() - t0:.0f} s)_\n")
     return 0
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from latxfer.errors import InsufficientDataError
 
-__all__ = ["FactorBasis", "build_basis", "novelty_directions", "scale_sources"]
+__all__ = ["FactorBasis", "build_basis", "noise_scale", "novelty_directions", "scale_sources"]
 
 
 @dataclass
@@ -50,6 +50,9 @@ class FactorBasis:
     generic : numpy.ndarray or None
         ``(1 + K + P, G)`` novelty directions in coefficient space (see :func:`novelty_directions`):
         the standardised op-type counts expressed on ``[1, F, Q]``.  None when the space has no op types.
+    noise : numpy.ndarray or None
+        ``(A,)`` relative noise sd of each architecture (geometric mean 1; see :func:`noise_scale`).
+        None: the same noise sd for every architecture.
     """
 
     archs: np.ndarray
@@ -58,6 +61,7 @@ class FactorBasis:
     observed: np.ndarray
     explained: np.ndarray
     generic: np.ndarray | None = None
+    noise: np.ndarray | None = None
 
     @property
     def K(self) -> int:  # noqa: N802 - conventional symbol
@@ -74,6 +78,13 @@ class FactorBasis:
         sl = slice(None) if positions is None else positions
         F, Q = self.F[sl], self.Q[sl]
         return np.concatenate([np.ones((F.shape[0], 1)), F, Q], axis=1)
+
+    def noise_at(self, positions: np.ndarray | slice | None = None) -> np.ndarray:
+        """Relative noise sd ``(n,)`` at ``positions`` (default all; ones without a noise model)."""
+        sl = slice(None) if positions is None else positions
+        if self.noise is None:
+            return np.ones(len(self.archs[sl]))
+        return self.noise[sl]
 
     def positions(self, archs) -> np.ndarray:
         """Row positions of architecture indices (they must be in ``archs``)."""
@@ -201,3 +212,74 @@ def novelty_directions(basis: FactorBasis, counts: np.ndarray) -> np.ndarray | N
     C = C[:, keep] / sd[keep]
     W, *_ = np.linalg.lstsq(basis.design(), C, rcond=None)
     return W
+
+
+def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: int = 10,
+                clip: float = 0.01) -> tuple[np.ndarray | None, float, dict]:
+    """Relative noise sd of every architecture: ``(level(a) / geometric mean level) ** power``.
+
+    On real devices the residual of a device's latency around its fit on ``[1, F, Q]`` grows with the
+    latency: a slow architecture runs longer, and its run-to-run and unmodelled variation is larger in
+    ms (docs/bayes.md: before this, 90% intervals covered 0.99 of the fastest fifth and 0.69-0.84 of the
+    slowest).  ``level(a)`` is the mean scaled source latency of ``a`` (its least-squares fit on
+    ``[1, F, Q]``, so architectures no source measured get a level too), clipped below at its ``clip``
+    quantile.  Like the factors, this is an empirical-Bayes plug-in: one curve for every device, which keeps
+    the fast path conjugate.
+
+    Parameters
+    ----------
+    Ys : numpy.ndarray
+        ``(D, A)`` scaled source tables (NaN = not measured).
+    basis : FactorBasis
+    power : float or "auto"
+        The exponent; ``0`` = homoscedastic (returns None).  ``"auto"``: per source device, the slope of
+        log residual sd (in ``n_bins`` level bins) on log level, and the median over sources.
+    n_bins : int
+    clip : float
+
+    Returns
+    -------
+    noise : numpy.ndarray or None
+        ``(A,)`` relative noise sd, geometric mean 1.
+    power : float
+        The exponent used.
+    per_device : dict
+        ``"auto"`` only: each source's own slope (``{}`` otherwise).
+    """
+    Z = basis.design()
+    obs = np.isfinite(Ys)
+    level_obs = np.nanmean(np.where(obs, Ys, np.nan), axis=0)
+    seen = obs.any(axis=0)
+    coef, *_ = np.linalg.lstsq(Z[seen], level_obs[seen], rcond=None)
+    level = Z @ coef
+    lo = np.quantile(level, clip)
+    if not lo > 0:
+        raise InsufficientDataError(
+            "the sources' mean scaled latency is not positive over the space (latencies must be > 0 ms); "
+            "cannot build a latency-dependent noise model (set model.noise_power = 0)")
+    log_level = np.log(np.maximum(level, lo))
+    per_device: dict = {}
+    if power == "auto":
+        for d in range(Ys.shape[0]):
+            o = obs[d]
+            if o.sum() < 5 * n_bins + Z.shape[1]:
+                continue
+            c, *_ = np.linalg.lstsq(Z[o], Ys[d, o], rcond=None)
+            r = Ys[d, o] - Z[o] @ c
+            ll = log_level[o]
+            edges = np.quantile(ll, np.linspace(0, 1, n_bins + 1)[1:-1])
+            b = np.digitize(ll, edges)
+            sd = np.array([r[b == k].std() for k in range(n_bins)])
+            mid = np.array([ll[b == k].mean() for k in range(n_bins)])
+            if np.all(sd > 0):
+                per_device[d] = float(np.polyfit(mid, np.log(sd), 1)[0])
+        if not per_device:
+            raise InsufficientDataError(
+                "model.noise_power = 'auto' needs at least one source device with "
+                f"{5 * n_bins + Z.shape[1]} measured architectures and a non-zero residual; set a number instead")
+        power = float(np.median(list(per_device.values())))
+    power = float(power)
+    if power == 0:
+        return None, 0.0, per_device
+    log_w = power * (log_level - log_level.mean())
+    return np.exp(log_w), power, per_device

@@ -27,6 +27,9 @@ DEFAULT_CONFIG: dict = {
         "coding": "reference",  # identifiable op encoding
         "source_archs": 0,  # architectures per source device used at all (0 = every measured one)
         "fit_archs": 600,  # architectures per source device in the NUTS likelihood
+        # noise sd of an architecture ~ (its mean source latency) ** noise_power: 0 = the same for all,
+        # "auto" = estimated from the sources' residuals (basis.noise_scale)
+        "noise_power": 0.0,
     },
     "priors": {
         "loading_sd": 1.0,
@@ -115,6 +118,10 @@ def _validate(cfg: dict) -> dict:
     for k in ("chains", "tune", "draws"):
         if not isinstance(s[k], int) or s[k] < (1 if k != "tune" else 0):
             raise ConfigError(f"sampler.{k} must be a positive integer, got {s[k]!r}")
+    npow = m["noise_power"]
+    if not (npow == "auto" or (isinstance(npow, (int, float)) and not isinstance(npow, bool)
+                               and -3 <= npow <= 3)):
+        raise ConfigError(f"model.noise_power {npow!r}: expected 'auto' or a number in [-3, 3]")
     nov = cfg["priors"]["op_count_sd"]
     grid = nov if isinstance(nov, list) else [nov]
     if not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in grid):

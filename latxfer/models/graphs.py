@@ -6,6 +6,9 @@ Observation model, for device d and architecture a, with the device's latency di
     y~[d, a] ~ Normal(intercept[d] + F[a] . loading[d] + Q[a] . op_cost[d],  sigma[d])
     sigma[d] = sqrt(exp(2 log_sigma[d]) + sigma_floor^2)
 
+optionally times ``w[a]``, a fixed relative noise sd per architecture (``model.noise_power``, see
+:func:`latxfer.models.basis.noise_scale`): slower architectures are noisier in ms.
+
 ``F`` and ``Q`` come from :mod:`latxfer.models.basis`.  The three variants differ only in what devices
 share:
 
@@ -53,6 +56,7 @@ def build_graph(
     log_scales: np.ndarray,
     priors: dict,
     target: dict | None = None,
+    noise_rows: np.ndarray | None = None,
 ) -> pm.Model:
     """Build the PyMC model of one variant.
 
@@ -76,7 +80,10 @@ def build_graph(
         scale is a parameter; adds ``target_*`` variables.  An optional ``"G": (n, G)`` adds the novelty
         term ``G . target_novelty`` with standard normal coefficients (the prior sd folded into ``G``); an
         optional ``"near": (d, shrink[, P])`` centres the target's prior on source ``d`` (hierarchical only;
-        with ``P`` on ``P theta_d``, the op-linear part of d's coefficients).
+        with ``P`` on ``P theta_d``, the op-linear part of d's coefficients).  An optional ``"w": (n,)``
+        is the relative noise sd of the target's rows (as ``noise_rows``).
+    noise_rows : numpy.ndarray, optional
+        ``(N,)`` relative noise sd of each observation's architecture (default 1).
 
     Returns
     -------
@@ -138,7 +145,8 @@ def build_graph(
             raise ValueError(variant)
 
         mu = intercept[dev_idx] + (F_rows * lam_rows).sum(axis=-1) + (Q_rows * g_rows).sum(axis=-1)
-        pm.Normal("y_scaled", mu, sigma[dev_idx], observed=y_scaled)
+        sd_rows = sigma[dev_idx] if noise_rows is None else sigma[dev_idx] * np.asarray(noise_rows, float)
+        pm.Normal("y_scaled", mu, sd_rows, observed=y_scaled)
 
         if target is not None:
             t_log_scale = pm.Normal("target_log_scale", log_scale_mu, log_scale_sd)
@@ -186,6 +194,8 @@ def build_graph(
                 # novelty: per-op-type cost departures from the population (op_count_sd folded in G)
                 t_nov = pm.Normal("target_novelty", 0.0, 1.0, shape=target["G"].shape[1])
                 t_mu = t_mu + pt.dot(target["G"], t_nov)
-            pm.Normal("target_y", s * t_mu, s * pm.math.sqrt(pm.math.exp(2 * t_log_sigma) + floor2),
-                      observed=target["y"])
+            t_sd = s * pm.math.sqrt(pm.math.exp(2 * t_log_sigma) + floor2)
+            if target.get("w") is not None:
+                t_sd = t_sd * np.asarray(target["w"], float)
+            pm.Normal("target_y", s * t_mu, t_sd, observed=target["y"])
     return model

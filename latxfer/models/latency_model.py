@@ -37,7 +37,13 @@ from latxfer.errors import (
     UndefinedCorrelationError,
 )
 from latxfer.methods import Adapted, FewShotMethod, Prediction
-from latxfer.models.basis import FactorBasis, build_basis, novelty_directions, scale_sources
+from latxfer.models.basis import (
+    FactorBasis,
+    build_basis,
+    noise_scale,
+    novelty_directions,
+    scale_sources,
+)
 from latxfer.models.config import config_hash, load_config
 from latxfer.models.conjugate import adapt_draws
 from latxfer.models.graphs import build_graph
@@ -255,6 +261,7 @@ class LatencyModel(FewShotMethod):
         basis = build_basis(Ys, X, archs, K)
         if counts is not None:
             basis.generic = novelty_directions(basis, counts)
+        basis.noise, noise_power, noise_per_source = noise_scale(Ys, basis, cfg["model"]["noise_power"])
         # observations of the NUTS likelihood: a random subset of each device's measured archs
         n_fit = cfg["model"]["fit_archs"]
         dev_idx, arch_pos = [], []
@@ -270,6 +277,7 @@ class LatencyModel(FewShotMethod):
             "devices": devices, "dev_idx": dev_idx, "F_rows": basis.F[arch_pos],
             "Q_rows": basis.Q[arch_pos], "y_scaled": Ys[dev_idx, arch_pos],
             "log_scales": np.log(scales),
+            "noise_rows": None if basis.noise is None else basis.noise[arch_pos],
         }
         self.basis, self.source_devices, self.source_scales = basis, devices, scales
         self._layer_map_cache = self._op_proj_cache = None
@@ -284,7 +292,9 @@ class LatencyModel(FewShotMethod):
             "seed": seed, "n_sources": len(devices), "n_obs": int(len(dev_idx)),
             "n_archs": int(len(archs)), "fit_seconds": time.perf_counter() - t0,
             "sample_seconds": time.perf_counter() - t1, "dataset": sources.attrs.get("name", ""),
-            "explained": basis.explained.tolist(),
+            "explained": basis.explained.tolist(), "noise_power": noise_power,
+            **({"noise_power_per_source": {devices[d]: round(g, 3) for d, g in noise_per_source.items()}}
+               if noise_per_source else {}),
         }
         return self
 
@@ -449,7 +459,8 @@ class LatencyModel(FewShotMethod):
             return {grid[0]: 1.0}
         rng = np.random.default_rng(rng)
         comps = [("population", sd, 1.0 / len(grid)) for sd in grid]
-        log_z = self._component_log_z(self._evidence_draws(rng, n_draws), comps, self.basis.design(pos), y, rng)
+        Z, yw = self._weighted(pos, y)
+        log_z = self._component_log_z(self._evidence_draws(rng, n_draws), comps, Z, yw, rng)
         w = np.exp(log_z - log_z.max())
         return dict(zip(grid, (w / w.sum()).tolist(), strict=True))
 
@@ -543,11 +554,18 @@ class LatencyModel(FewShotMethod):
         return np.array([np.log(c[2]) + np.logaddexp.reduce(
             self._run_component(sub, c, Z, y, rng, True)["log_evidence"]) for c in comps])
 
+    def _weighted(self, pos, y) -> tuple[np.ndarray, np.ndarray]:
+        """Design rows and latencies of end-to-end measurements at ``pos``, divided by their relative noise
+        sd (``basis.noise``): the fast path's likelihood is then homoscedastic (weighted least squares)."""
+        w = self.basis.noise_at(pos)
+        return self.basis.design(pos) / w[:, None], np.asarray(y, float) / w
+
     def _adapt_fast(self, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """Conjugate update over posterior draws, averaged over the prior components by evidence.
 
         ``Z`` holds one design row per observation: ``[1, F, Q]`` of an architecture for an end-to-end
-        latency, a row of :meth:`layer_map` for a layer-wise one.
+        latency (divided, with ``y``, by the row's relative noise sd: :meth:`_weighted`), a row of
+        :meth:`layer_map` for a layer-wise one.
         """
         S_all = len(self.population["intercept_mu"])
         S = min(self.config["adapt"]["n_draws"], S_all)
@@ -606,7 +624,8 @@ class LatencyModel(FewShotMethod):
     def _predictive(self, theta, scale, sigma, device, archs_meas, y_meas, rng, label, info, design=None):
         Z = self.basis.design() if design is None else design
         fn = scale[:, None] * (theta @ Z.T)  # (S, A) ms, noise-free latency function
-        draws = fn + (scale * sigma)[:, None] * rng.standard_normal(fn.shape)
+        noise = (scale * sigma)[:, None] * self.basis.noise_at()[None, :]  # (S, A) ms
+        draws = fn + noise * rng.standard_normal(fn.shape)
         floor = self.config["adapt"]["floor_ms"]
         np.maximum(draws, floor, out=draws)
         np.maximum(fn, floor, out=fn)
@@ -651,7 +670,7 @@ class LatencyModel(FewShotMethod):
         label = "posterior" if len(y) else "prior (no target measurement)"
         extra: dict = {}
         if method == "fast":
-            theta, scale, sigma, extra = self._adapt_fast(self.basis.design(pos), y, rng)
+            theta, scale, sigma, extra = self._adapt_fast(*self._weighted(pos, y), rng)
         elif method == "exact":
             theta, scale, sigma = self._adapt_exact(pos, y, rng, progress)
         else:
@@ -672,9 +691,11 @@ class LatencyModel(FewShotMethod):
         # the population's novelty sds and the near-source components
         Z = self.basis.design(pos)
         comps = self._components()
-        kind, par, _ = comps[int(np.argmax(self._component_log_z(self._evidence_draws(rng), comps, Z, y, rng)))]
+        kind, par, _ = comps[int(np.argmax(self._component_log_z(self._evidence_draws(rng), comps,
+                                                                 *self._weighted(pos, y), rng)))]
         W = self._novelty(par) if kind == "population" else None
         target = {"F": self.basis.F[pos], "Q": self.basis.Q[pos], "y": y,
+                  "w": None if self.basis.noise is None else self.basis.noise[pos],
                   "G": None if W is None else Z @ W,
                   "near": None if kind == "population" else
                   (par, float(self.config["priors"]["source_shrink"]),
@@ -954,6 +975,8 @@ class LatencyModel(FewShotMethod):
         )
         if self.basis.generic is not None:
             basis["generic"] = (("coef", "op_type"), self.basis.generic)
+        if self.basis.noise is not None:
+            basis["noise"] = (D.ARCH, self.basis.noise)
         src = xr.Dataset({"scale_ms": (D.DEVICE, self.source_scales),
                           "latency_ms": ((D.DEVICE, D.ARCH), self.source_latency)},
                          coords={D.DEVICE: np.asarray(self.source_devices, dtype=str),
@@ -1027,7 +1050,8 @@ class LatencyModel(FewShotMethod):
         m.basis = FactorBasis(np.asarray(b[D.ARCH].values, np.int64), np.asarray(b["F"].values),
                               np.asarray(b["Q"].values), np.asarray(b["observed"].values),
                               np.asarray(b["explained"].values),
-                              np.asarray(b["generic"].values) if "generic" in b else None)
+                              np.asarray(b["generic"].values) if "generic" in b else None,
+                              np.asarray(b["noise"].values) if "noise" in b else None)
         s = tree["sources"].to_dataset().load()
         m.source_devices = [str(d) for d in s[D.DEVICE].values]
         m.source_scales = np.asarray(s["scale_ms"].values)

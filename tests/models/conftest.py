@@ -7,7 +7,7 @@ import pytest
 from latxfer.models import LatencyModel
 
 SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
-TINY = {"model": {"fit_archs": 150, "n_factors": 2},
+TINY = {"model": {"fit_archs": 150, "n_factors": 2, "noise_power": "auto"},
         "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
         "adapt": {"n_draws": 100}}
 

@@ -130,6 +130,39 @@ def test_conjugate_update_matches_closed_form():
     np.testing.assert_allclose(out["scale"], s_true, rtol=0.01)
 
 
+def test_noise_scale_recovers_the_power_of_heteroscedastic_sources():
+    """Residual sd ~ level ** 0.8 on every source: 'auto' finds the power, the curve has geometric mean 1."""
+    from latxfer.models.basis import build_basis, noise_scale
+
+    rng = np.random.default_rng(0)
+    A, D = 3000, 5
+    X = rng.integers(0, 2, (A, 6)).astype(float)
+    level = np.exp(X @ rng.uniform(0.1, 0.4, 6))  # positive, varies over architectures
+    load = rng.uniform(0.5, 1.5, D)
+    Ys = load[:, None] * level + 0.05 * level**0.8 * rng.standard_normal((D, A))
+    Ys[1, ::3] = np.nan  # a source that missed some architectures
+    basis = build_basis(Ys, X, np.arange(A), 2)
+    w, power, per = noise_scale(Ys, basis, "auto")
+    assert abs(power - 0.8) < 0.15 and len(per) == D
+    assert abs(np.mean(np.log(w))) < 1e-9 and np.corrcoef(np.log(w), np.log(level))[0, 1] > 0.95
+    w1, p1, per1 = noise_scale(Ys, basis, 1.0)
+    assert p1 == 1.0 and per1 == {} and np.ptp(np.log(w1)) > np.ptp(np.log(w))
+    assert noise_scale(Ys, basis, 0.0)[0] is None
+
+
+def test_predictive_noise_follows_the_architecture_noise_curve(fitted, nb201_help):
+    """The shipped heteroscedastic likelihood: predictive noise sd per architecture is sigma x basis.noise."""
+    assert fitted.basis.noise is not None and 0 < fitted.fit_info["noise_power"] < 2
+    assert set(fitted.fit_info["noise_power_per_source"]) == set(SOURCES)
+    y = nb201_help.latency.sel(device="gold_6226").values
+    a = np.arange(0, 15625, 1500)
+    post = fitted.adapt(a, y[a], rng=2).posterior
+    noise_sd = (post.draws_ms - post.mean_fn_ms).std(axis=0)
+    assert np.corrcoef(np.log(noise_sd), np.log(fitted.basis.noise))[0, 1] > 0.8
+    with pytest.raises(ConfigError, match="noise_power"):
+        load_config({"model": {"noise_power": "sometimes"}})
+
+
 def test_fit_produces_population_and_diagnostics(fitted):
     pop = fitted.population
     assert {"loading_mu", "loading_chol", "op_cost_mu", "op_cost_tau", "log_scale_mu"} <= set(pop)
@@ -340,6 +373,7 @@ def test_save_load_round_trip(fitted, tmp_path, nb201_help):
     back = load_model(path)
     assert back.source_devices == fitted.source_devices and back.space_name == "nb201"
     np.testing.assert_array_equal(back.basis.generic, fitted.basis.generic)
+    np.testing.assert_array_equal(back.basis.noise, fitted.basis.noise)
     y = nb201_help.latency.sel(device="gold_6226").values
     a = np.arange(0, 15625, 1500)
     p1 = fitted.adapt(a, y[a], rng=5).posterior
