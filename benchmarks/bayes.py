@@ -382,7 +382,7 @@ def part_noisepower(args, log):
     for case in df.case.unique():
         tab = df[df.case == case].groupby(["setting", "n"])[cols].mean().round(4)
         log(f"### {case}\n\n" + md_table(tab.reindex(list(NOISE_POWER_SETTINGS), level=0)) + "\n")
-    per = (df[df.n == 10].groupby(["device", "setting"])[["srcc", "coverage"]].mean().unstack()
+    per = (df[df.n == 10].groupby(["case", "device", "setting"])[["srcc", "coverage"]].mean().unstack()
            .round(3))
     per.columns = [f"{a} {b}" for a, b in per.columns]
     log("Per device at n = 10:\n\n" + md_table(per) + "\n")
