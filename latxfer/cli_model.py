@@ -133,12 +133,13 @@ def fit_cmd(args) -> int:
     summary = {"model": str(out), "config": model.name, "sources": sources, "dataset": args.dataset,
                "fit_seconds": round(model.fit_info["fit_seconds"], 2), "max_rhat": d.get("max_rhat"),
                "min_ess": d.get("min_ess"), "divergences": d.get("divergences"),
-               "converged": d.get("converged")}
+               "converged": d.get("converged"), "noise_power": model.fit_info.get("noise_power", 0.0)}
     if args.json:
         print(json.dumps(summary, indent=2, default=float))
     else:
         print(f"saved {out}: fitted in {summary['fit_seconds']} s, max r_hat {d.get('max_rhat', float('nan')):.3f}, "
-              f"min ESS {d.get('min_ess', float('nan')):.0f}, divergences {d.get('divergences')}"
+              f"min ESS {d.get('min_ess', float('nan')):.0f}, divergences {d.get('divergences')}, "
+              f"noise sd ~ latency^{summary['noise_power']:.2f}"
               + ("" if d.get("converged", True) else "  (NOT converged: see warning above)"))
     return 0
 

@@ -233,7 +233,8 @@ def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: 
     basis : FactorBasis
     power : float or "auto"
         The exponent; ``0`` = homoscedastic (returns None).  ``"auto"``: per source device, the slope of
-        log residual sd (in ``n_bins`` level bins) on log level, and the median over sources.
+        log residual sd (in ``n_bins`` level bins) on log level, and the median over sources (with a
+        warning and power 0 when no source has enough measured architectures for a slope).
     n_bins : int
     clip : float
 
@@ -248,8 +249,8 @@ def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: 
     """
     Z = basis.design()
     obs = np.isfinite(Ys)
-    level_obs = np.nanmean(np.where(obs, Ys, np.nan), axis=0)
     seen = obs.any(axis=0)
+    level_obs = np.where(obs, Ys, 0.0).sum(axis=0) / np.maximum(obs.sum(axis=0), 1)
     coef, *_ = np.linalg.lstsq(Z[seen], level_obs[seen], rcond=None)
     level = Z @ coef
     lo = np.quantile(level, clip)
@@ -274,9 +275,16 @@ def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: 
             if np.all(sd > 0):
                 per_device[d] = float(np.polyfit(mid, np.log(sd), 1)[0])
         if not per_device:
-            raise InsufficientDataError(
-                "model.noise_power = 'auto' needs at least one source device with "
-                f"{5 * n_bins + Z.shape[1]} measured architectures and a non-zero residual; set a number instead")
+            import warnings
+
+            from latxfer.errors import LatxferWarning
+
+            warnings.warn(LatxferWarning(
+                "model.noise_power = 'auto': no source device has the "
+                f"{5 * n_bins + Z.shape[1]} measured architectures (and a non-zero residual) needed to estimate how "
+                "its noise grows with latency; using one noise sd per device (set model.noise_power to a number "
+                "to choose)"), stacklevel=3)
+            return None, 0.0, per_device
         power = float(np.median(list(per_device.values())))
     power = float(power)
     if power == 0:

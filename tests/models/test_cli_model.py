@@ -119,6 +119,7 @@ def test_fit_cli(tmp_path, capsys):
                  "--model", str(cfg), "--seed", "0", "--out", str(out), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["sources"] == ["hwnb_pixel3", "hwnb_raspi4"] and out.exists()
+    assert res["noise_power"] == 0.0  # the tiny configuration keeps one noise sd per device
     assert main(["fit", "--dataset", "nb201-hwnasbench", "--sources", "hwnb_pixel3,hwnb_raspi4",
                  "--model", str(cfg), "--out", str(out)]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from latxfer.errors import (
     ConvergenceWarning,
     InsufficientDataError,
     InvalidLatencyError,
+    LatxferWarning,
     ModelFileError,
     ModelVersionError,
     UnknownArchitectureError,
@@ -148,6 +149,10 @@ def test_noise_scale_recovers_the_power_of_heteroscedastic_sources():
     w1, p1, per1 = noise_scale(Ys, basis, 1.0)
     assert p1 == 1.0 and per1 == {} and np.ptp(np.log(w1)) > np.ptp(np.log(w))
     assert noise_scale(Ys, basis, 0.0)[0] is None
+    # too few measured architectures per source for a slope: said so, one noise sd per device
+    sparse = np.where(rng.random(Ys.shape) < 0.01, Ys, np.nan)
+    with pytest.warns(LatxferWarning, match="noise_power = 'auto'"):
+        assert noise_scale(sparse, basis, "auto")[:2] == (None, 0.0)
 
 
 def test_predictive_noise_follows_the_architecture_noise_curve(fitted, nb201_help):
