@@ -225,13 +225,9 @@ def shape_gaussian(post: DevicePosterior, design: np.ndarray, pinv: np.ndarray |
     return V, max(s2, 1e-8)
 
 
-def _greedy(Zc: np.ndarray, V: np.ndarray, s2, n: int, criterion: str, G: np.ndarray) -> np.ndarray:
-    """Greedy batch on candidate rows ``Zc`` with rank-one 'as if measured' updates; returns row indices.
-
-    ``s2`` is the noise variance of a measurement: one number, or one per candidate (the model's noise grows
-    with latency: a slow architecture's measurement tells less)."""
+def _greedy(Zc: np.ndarray, V: np.ndarray, s2: float, n: int, criterion: str, G: np.ndarray) -> np.ndarray:
+    """Greedy batch on candidate rows ``Zc`` with rank-one 'as if measured' updates; returns row indices."""
     V = V.copy()
-    s2 = np.broadcast_to(np.asarray(s2, float), (len(Zc),))
     picked: list[int] = []
     avail = np.ones(len(Zc), bool)
     for _ in range(n):
@@ -246,7 +242,7 @@ def _greedy(Zc: np.ndarray, V: np.ndarray, s2, n: int, criterion: str, G: np.nda
         picked.append(c)
         avail[c] = False
         u = V @ Zc[c]
-        V -= np.outer(u, u) / (Zc[c] @ u + s2[c])
+        V -= np.outer(u, u) / (Zc[c] @ u + s2)
     return np.asarray(picked, np.int64)
 
 
@@ -341,8 +337,7 @@ def select_batch(model, post: DevicePosterior, n: int, *, policy: str = "active"
     V, s2 = shape_gaussian(post, d.Z, d.pinv)
     G = d.G if criterion != "rank" else _tie_weighted_gram(post, d.Z, V, d.G)
     pos = model.basis.positions(cand)
-    w2 = model.basis.noise_at() ** 2  # relative noise variance per architecture (ones without a noise model)
-    pick = _greedy(d.Z[pos], V, s2 * w2[pos] / w2.mean(), n, criterion, G)
+    pick = _greedy(d.Z[pos], V, s2, n, criterion, G)
     return cand[pick]
 
 
