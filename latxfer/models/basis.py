@@ -22,11 +22,12 @@ to the device-level uncertainty that adaptation from a few measurements faces).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from latxfer.errors import InsufficientDataError
+from latxfer.errors import InsufficientDataError, LatxferWarning
 
 __all__ = ["FactorBasis", "build_basis", "noise_scale", "novelty_directions", "scale_sources"]
 
@@ -275,10 +276,6 @@ def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: 
             if np.all(sd > 0):
                 per_device[d] = float(np.polyfit(mid, np.log(sd), 1)[0])
         if not per_device:
-            import warnings
-
-            from latxfer.errors import LatxferWarning
-
             warnings.warn(LatxferWarning(
                 "model.noise_power = 'auto': no source device has the "
                 f"{5 * n_bins + Z.shape[1]} measured architectures (and a non-zero residual) needed to estimate how "
