@@ -455,7 +455,7 @@ EARLIER_RUNS = AHEAD_RUNS / "earlier_models"  # the same check with earlier mode
 TARGET_RUNS = (
     ("planning_nb201_unweighted/planning_nb201_calibration.csv", "nb201", "NB201 targets"),
     ("planning_calibration.csv", "fbnet", "FBNet targets (run before the op-linear components)"),
-    ("unseen_planning.csv", "unseen", "edge GPU / TPU (no setting chosen on them; run before the noise curve)"),
+    ("unseen_noise/unseen_planning.csv", "unseen", "edge GPU / TPU (no setting chosen on them)"),
 )
 
 
@@ -504,8 +504,8 @@ def inflation(args) -> int:
     Chosen on devices that are not targets: the real loop's one-batch-ahead bands of the ``--ahead-check``
     runs of the shipped model kept in ``docs/results/planning_ahead_runs`` (the simulated worlds' own band:
     ``lo_raw`` / ``hi_raw``).  The factor is the 90th percentile of the widening each case needs.  Then the
-    same widening is applied to the bands of the recorded target runs (``TARGET_RUNS``) and of the devices no
-    setting was chosen on (``unseen_planning.csv``, HW-NAS-Bench's edge GPU and TPU).  Runs with earlier
+    same widening is applied to the bands of the recorded runs in ``TARGET_RUNS``: the HELP targets and the
+    devices no setting was chosen on (HW-NAS-Bench's edge GPU and TPU).  Runs with earlier
     models (``planning_ahead_runs/earlier_models``) are shown for the record, not used.
     """
     from latxfer.plan import SRCC_BAND_INFLATION
