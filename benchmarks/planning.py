@@ -454,7 +454,7 @@ EARLIER_RUNS = AHEAD_RUNS / "earlier_models"  # the same check with earlier mode
 # recorded target runs whose bands the widening is applied to: (file, space, label)
 TARGET_RUNS = (
     ("planning_nb201_unweighted/planning_nb201_calibration.csv", "nb201", "NB201 targets"),
-    ("planning_calibration.csv", "fbnet", "FBNet targets (run before the op-linear components)"),
+    ("planning_fbnet_calibration.csv", "fbnet", "FBNet targets"),
     ("unseen_noise/unseen_planning.csv", "unseen", "edge GPU / TPU (no setting chosen on them)"),
 )
 
