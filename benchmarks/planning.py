@@ -79,7 +79,7 @@ def _cands(model, truth, degenerate=False):
     return held if degenerate else np.intersect1d(held, default_candidates(model))
 
 
-def _rounds(model, light, truth, policy, ks, seed, criterion="rank", degenerate=False):
+def _rounds(model, light, truth, policy, ks, seed, criterion="rank", degenerate=False, trim=None):
     """The user's loop with the real table as the oracle: select -> measure -> adapt, for k in ``ks``.
 
     Yields ``(i, k, archs, post, realised)`` after each adaptation; ``realised`` is the SRCC of the adapted
@@ -95,7 +95,7 @@ def _rounds(model, light, truth, policy, ks, seed, criterion="rank", degenerate=
     for i, k in enumerate(ks):
         if i:
             new = select_batch(model, post, int(k - ks[i - 1]), policy=policy, criterion=criterion,
-                               candidates=cand, rng=rng)
+                               candidates=cand, rng=rng, trim=trim)
             archs = np.concatenate([archs, new])
         post = _adapt(light, archs, truth[model.basis.positions(archs)], "target", rng).posterior
         un = ~post.measured & np.isfinite(truth)
@@ -165,6 +165,17 @@ def main(argv=None) -> int:
     ap.add_argument("--tune-degenerate", action="store_true",
                     help="excluding degenerate architectures or not, on validation devices and "
                          "leave-one-source-out; writes docs/results/planning_degenerate.md")
+    ap.add_argument("--tune-trim", action="store_true",
+                    help="active selection leaving out the design's extremes (plan.ACTIVE_TRIM), on validation "
+                         "devices and leave-one-source-out; writes docs/results/planning_trim.md")
+    ap.add_argument("--trims", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2],
+                    help="with --tune-trim: the shares tried")
+    ap.add_argument("--trim-summary", action="store_true",
+                    help="pool the recorded --tune-trim runs (docs/results/planning_trim_runs); writes "
+                         "docs/results/planning_trim.md")
+    ap.add_argument("--efficiency", action="store_true",
+                    help="active vs random at the same SRCC on the recorded target runs (no simulation); "
+                         "writes docs/results/planning_efficiency.md")
     args = ap.parse_args(argv)
     if args.tune_criterion:
         return tune_criterion(args)
@@ -174,6 +185,12 @@ def main(argv=None) -> int:
         return inflation(args)
     if args.tune_degenerate:
         return tune_criterion(args, DEGENERATE_ARMS, "planning_degenerate")
+    if args.efficiency:
+        return efficiency(args)
+    if args.trim_summary:
+        return trim_summary(args)
+    if args.tune_trim:
+        return tune_criterion(args, trim_arms(args.trims), "planning_trim")
     if args.band_check:
         return band_check(args)
     import latxfer
@@ -295,6 +312,9 @@ def main(argv=None) -> int:
         "## Calibration: realised SRCC inside the planner's predicted 90% band (target 85-95%)",
         md_table(cal_tab.round(3)),
         md_table(cal_k.round(3)),
+        "## Active vs random at the same SRCC",
+        "Random measurements reaching active's mean SRCC after k (see `--efficiency`); goal active/random <= 0.5.",
+        md_table(random_to_match(cf).set_index(["space", "target", "k"]).round(3)),
         "### Re-planning in the loop: the band predicted one batch ahead",
         f"At k = {', '.join(map(str, AHEAD_AT))} the planner is run on the measurements so far "
         f"({worlds} simulated devices) and predicts the SRCC after the next batch; share of realised SRCCs "
@@ -302,6 +322,62 @@ def main(argv=None) -> int:
         md_table(cal_ahead.round(3)),
     ])
     (RESULTS / f"{args.out}.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def random_to_match(cf: pd.DataFrame, at=(5, 10, 15, 20)) -> pd.DataFrame:
+    """The goal read at every SRCC, not only at 0.95: for active's mean realised SRCC after k measurements,
+    how many random ones reach the same mean SRCC (linear interpolation on random's mean curve, made
+    monotone by its running maximum; NaN: not within the run's max).  ``active/random`` = k over that
+    number (the goal: <= 0.5; inf: random's k = 0 is already as good).  ``cf``: a loop's per-k rows (``space, target, policy, seed, k, srcc``)."""
+    m = cf.groupby(["space", "target", "policy", "k"])["srcc"].mean().unstack("k")
+    rows = []
+    for space, target in m.index.droplevel("policy").unique():
+        act, rnd = m.loc[(space, target, "active")].dropna(), m.loc[(space, target, "random")].dropna()
+        ks, curve = rnd.index.to_numpy(float), np.maximum.accumulate(rnd.to_numpy())
+        for k in at:
+            if k not in act.index:
+                continue
+            need = np.nan
+            hit = np.flatnonzero(curve >= act[k])
+            if len(hit):
+                j = hit[0]
+                need = ks[j] if j == 0 else ks[j - 1] + (act[k] - curve[j - 1]) / (curve[j] - curve[j - 1]) * (
+                    ks[j] - ks[j - 1])
+            rows.append({"space": space, "target": target, "k": k, "active_srcc": act[k],
+                         "random_srcc": rnd.get(k, np.nan), "random_k_to_match": need,
+                         "active/random": k / need if need > 0 else np.inf if need == 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def efficiency(args) -> int:
+    """``random_to_match`` on the recorded target runs (``TARGET_RUNS``; no new simulation)."""
+    parts = []
+    for name, space, label in TARGET_RUNS:
+        cf = pd.read_csv(RESULTS / name)
+        tab = random_to_match(cf if "space" in cf else cf.assign(space=space))
+        kmax = cf["k"].max()
+        text = [f"{r:.2f}" if np.isfinite(r) else "inf" if r == np.inf else f"< {k / kmax:.2f}"
+                for r, k in zip(tab["active/random"], tab["k"], strict=True)]
+        wide = tab.assign(ratio=text).pivot(index="target", columns="k", values="ratio")
+        wide.columns = [f"k = {k}" for k in wide.columns]
+        parts += [f"## {label} (`docs/results/{name}`)",
+                  "active / random (k over the random measurements reaching active's SRCC after k):",
+                  md_table(wide),
+                  "Per k:", md_table(tab.drop(columns="space").set_index(["target", "k"]).round(3))]
+    text = "\n\n".join([
+        "# Active vs random at the same SRCC (recorded target runs)",
+        provenance(),
+        "For each target and k: active's mean realised SRCC after k measurements, and how many random "
+        "measurements reach the same mean SRCC (linear interpolation on random's mean curve, made monotone "
+        "by its running maximum). The goal of the planning issue is active <= 0.5x random. NaN: random does "
+        "not reach it within the run (in the summaries: < k / max); inf: random's k = 0 is already as good. "
+        "Small differences "
+        "on a flat curve (SRCC 0.99+) give large ratios either way; 3 (edge devices: 5) seeds per policy.",
+        *parts,
+    ])
+    (RESULTS / "planning_efficiency.md").write_text(text + "\n")
     print(text)
     return 0
 
@@ -335,6 +411,9 @@ CRITERION_ARMS = (("active", "ivar", False, "ivar"), ("active", "rank", False, "
 #: (policy, criterion, measure degenerate architectures too, arm name)
 DEGENERATE_ARMS = (("active", "rank", False, "active"), ("active", "rank", True, "active + degenerate"),
                    ("random", "rank", False, "random"), ("random", "rank", True, "random + degenerate"))
+#: active selection leaving out the extremes of the design (``plan.extreme_candidates``), share per arm
+def trim_arms(trims=(0.0, 0.05, 0.1, 0.2)):
+    return (*(("active", "rank", False, f"trim {t:g}", t) for t in trims), ("random", "rank", False, "random", 0.0))
 
 
 def tune_criterion(args, arms=CRITERION_ARMS, out="planning_criterion") -> int:
@@ -342,15 +421,15 @@ def tune_criterion(args, arms=CRITERION_ARMS, out="planning_criterion") -> int:
     leave-one-source-out (pixel3, samsung_s7) for NB201 and FBNet.  With ``DEGENERATE_ARMS``: whether the
     loop excludes degenerate architectures (the planner's default) or may measure them."""
     cache = Path(args.cache)
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     ks = np.arange(0, 31, args.batch)
     rows, t_all = [], time.perf_counter()
     for space in args.spaces:
         for kind, dev, model, light, truth in _non_target_cases(space, cache):
             degenerate_archs = np.setdiff1d(_cands(model, truth, True), _cands(model, truth))
-            for policy, crit, degen, arm in arms:
+            for policy, crit, degen, arm, *trim in arms:
                 for seed in seeds:
-                    loop = list(_rounds(model, light, truth, policy, ks, seed, crit, degen))
+                    loop = list(_rounds(model, light, truth, policy, ks, seed, crit, degen, *trim))
                     s = np.array([r[-1] for r in loop])
                     hit = np.where(s >= GOAL)[0]
                     post10 = loop[int(np.flatnonzero(ks == 10)[0])][3]
@@ -359,6 +438,8 @@ def tune_criterion(args, arms=CRITERION_ARMS, out="planning_criterion") -> int:
                                  "mean_srcc_5_30": float(s[1:].mean()), "srcc_at_10": float(s[ks == 10][0]),
                                  "n_to_srcc95": int(ks[hit[0]]) if len(hit) else np.nan,
                                  "noise_over_signal_at_10": _noise_over_signal(post10),
+                                 "expected_minus_realised_at_10":
+                                     light.expected_rank_quality(post10).mean - float(s[ks == 10][0]),
                                  "degenerate_measured": n_deg})
                     print(f"{space} {dev:14s} {arm:7s} seed {seed}: " + " ".join(f"{v:.3f}" for v in s),
                           flush=True)
@@ -367,6 +448,41 @@ def tune_criterion(args, arms=CRITERION_ARMS, out="planning_criterion") -> int:
     df.to_csv(RESULTS / f"{out}.csv", index=False)
     text = criterion_report(df, args.batch, time.perf_counter() - t_all, out)
     (RESULTS / f"{out}.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+TRIM_RUNS = RESULTS / "planning_trim_runs"  # the recorded --tune-trim runs ACTIVE_TRIM was chosen on
+
+
+def trim_summary(args) -> int:
+    """Pool the recorded ``--tune-trim`` runs (``planning_trim_runs/*.csv``): the report of
+    :func:`criterion_report` over all of them, and each share's paired difference to ``trim 0`` (same
+    device and seed), overall, per space and per run."""
+    files = sorted(TRIM_RUNS.glob("*.csv"))
+    df = pd.concat([pd.read_csv(f).assign(run=f.stem) for f in files], ignore_index=True)
+    w = df.pivot_table(index=["space", "device", "seed", "run"], columns="arm", values="mean_srcc_5_30")
+    rows = []
+    for arm in [a for a in w.columns if a != "trim 0"]:
+        d = (w[arm] - w["trim 0"]).dropna()
+        row = {"arm": arm, "pairs": len(d), "mean diff": d.mean(), "se": d.std() / np.sqrt(len(d)),
+               "better in": f"{int((d > 0).sum())} of {len(d)}"}
+        row |= {f"{k}": v for k, v in d.groupby(level="space").mean().items()}
+        row |= {f"{k}": v for k, v in d.groupby(level="run").mean().items()}
+        rows.append(row)
+    paired = pd.DataFrame(rows).set_index("arm")
+    text = criterion_report(df, args.batch, 0.0, "planning_trim").replace(" Total time 0 s.", "")
+    head, _, rest = text.partition("## Overall")
+    text = "\n\n".join([
+        head.rstrip(),
+        "Pooled from the recorded runs in `docs/results/planning_trim_runs/` (each `.md` there names its command): "
+        + ", ".join(f.stem for f in files) + ".",
+        "## Paired difference to `trim 0` (the selection before), realised SRCC averaged over k = 5..30",
+        "Same device and seed; per space and per run in the columns on the right.",
+        md_table(paired.round(4)),
+        "## Overall" + rest,
+    ])
+    (RESULTS / "planning_trim.md").write_text(text + "\n")
     print(text)
     return 0
 
@@ -380,7 +496,8 @@ def _noise_over_signal(post) -> float:
 def criterion_report(df: pd.DataFrame, batch: int, seconds: float, out: str = "planning_criterion") -> str:
     """Markdown summary of a ``--tune-criterion`` / ``--tune-degenerate`` run (``<out>.csv``)."""
     cols = ["mean_srcc_5_30", "srcc_at_10", "n_to_srcc95"]
-    extra = [c for c in ("noise_over_signal_at_10", "degenerate_measured") if c in df]
+    extra = [c for c in ("noise_over_signal_at_10", "expected_minus_realised_at_10", "degenerate_measured")
+             if c in df]
     per = df.groupby(["space", "device", "arm"])[cols + extra].mean()
     overall = df.groupby("arm").agg(mean_srcc_5_30=("mean_srcc_5_30", "mean"), srcc_at_10=("srcc_at_10", "mean"),
                                     n_to_srcc95=("n_to_srcc95", "mean"),
@@ -388,8 +505,9 @@ def criterion_report(df: pd.DataFrame, batch: int, seconds: float, out: str = "p
                                     **{c: (c, "mean") for c in extra})
     seeds = sorted(df["seed"].unique().tolist())
     tabs = [f"### {col}\n\n" + md_table(per[col].unstack("arm").round(4)) for col in cols + extra]
-    title = ("Choosing the active selection criterion" if out == "planning_criterion" else
-             "Excluding degenerate architectures (NB201's disconnected cells) from what the loop measures")
+    title = {"planning_criterion": "Choosing the active selection criterion",
+             "planning_trim": "Leaving the design's extremes out of active selection (plan.ACTIVE_TRIM)"}.get(
+        out, "Excluding degenerate architectures (NB201's disconnected cells) from what the loop measures")
     return "\n\n".join([
         f"# {title} (validation devices and leave-one-source-out only)",
         provenance(),
@@ -398,7 +516,9 @@ def criterion_report(df: pd.DataFrame, batch: int, seconds: float, out: str = "p
         f"unmeasured architectures averaged over k = 5..30 (area under the curve); `n_to_srcc95`: mean over "
         f"the seeds that reached 0.95 within 30 (`not_reached` counts the others). "
         + ("`noise_over_signal_at_10`: posterior median noise sd over the latency function's sd after 10 "
-           "measurements; `degenerate_measured`: degenerate architectures among the 30 measured. " if extra else "")
+           "measurements; `expected_minus_realised_at_10`: the posterior's own expected SRCC minus the realised "
+           "one after 10 (negative: pessimistic); `degenerate_measured`: degenerate architectures among the 30 "
+           "measured. " if extra else "")
         + f"Total time {seconds:.0f} s.",
         "## Overall (mean over devices and seeds)",
         md_table(overall.round(4)),

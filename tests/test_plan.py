@@ -148,6 +148,29 @@ def test_select_batch_candidates_random_and_errors(fitted):
         select_batch(fitted, post, 2, candidates=[10**7])
 
 
+def test_trim_leaves_the_design_extremes_out_of_active_selection(fitted):
+    """``trim`` drops the highest-leverage candidates and the fastest / slowest predicted ones; the mask has
+    the promised size, the batch avoids it, and too few candidates left means nothing is dropped."""
+    from latxfer.plan import extreme_candidates
+
+    post = fitted.adapt([5, 6], [10.0, 11.0], rng=0).posterior
+    cand = np.setdiff1d(np.arange(2000), [5, 6])
+    ext = extreme_candidates(fitted, post, cand, 0.1)
+    assert 0.1 * len(cand) <= ext.sum() <= 0.2 * len(cand) + 1
+    mu = post.mean_fn_ms.mean(axis=0)[fitted.basis.positions(cand)]
+    assert ext[np.argmin(mu)] and ext[np.argmax(mu)]
+    assert not extreme_candidates(fitted, post, cand, 0.0).any()
+    b = select_batch(fitted, post, 5, criterion="maxvar", candidates=cand, trim=0.1)
+    assert not np.isin(b, cand[ext]).any()
+    # maxvar without trimming goes for the extremes of the design
+    assert np.isin(select_batch(fitted, post, 5, criterion="maxvar", candidates=cand, trim=0.0), cand[ext]).any()
+    # fewer than n candidates outside the extremes: keep them all rather than fail
+    small = cand[:12]
+    assert len(select_batch(fitted, post, 11, candidates=small, trim=0.5)) == 11
+    with pytest.raises(ConfigError, match=r"trim must be in \[0, 1\)"):
+        select_batch(fitted, post, 2, trim=1.0)
+
+
 def test_degenerate_cells_are_not_proposed_by_default(fitted):
     """NB201's disconnected cells (output cut off from the input) are never deployed: planning skips them
     unless the user lists them as candidates."""
