@@ -36,8 +36,10 @@ predicted latency is (the expected number of mis-ordered pairs, which SRCC count
 architecture's error times the density of others near it); ``"ivar"`` the unweighted average (I-optimal
 design, sequential form); ``"maxvar"`` the one with the largest predictive variance (uncertainty sampling /
 D-optimal step).  ``"rank"`` was chosen over ``"ivar"`` and ``"maxvar"`` on validation devices and
-leave-one-source-out devices only (``benchmarks/planning.py --tune-criterion``).
-``"random"`` draws uniformly from the candidates.
+leave-one-source-out devices only (``benchmarks/planning.py --tune-criterion``).  Active selection
+leaves out the extremes of the design (:data:`ACTIVE_TRIM`, :func:`extreme_candidates`): the highest-leverage
+candidates and the fastest and slowest predicted ones, where an optimal design likes to measure and the
+basis is least trustworthy.  ``"random"`` draws uniformly from the candidates.
 
 Approximations (documented, all on by default): simulated worlds use ``n_draws`` (default 100) posterior
 draws per adaptation instead of the configuration's ``adapt.n_draws``; SRCCs are computed on
@@ -61,7 +63,7 @@ from latxfer.models.posterior import DevicePosterior
 
 __all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "default_candidates", "parse_goal", "preposterior", "recommend",
            "select_batch",
-           "shape_gaussian", "POLICIES", "CRITERIA", "SRCC_BAND_INFLATION"]
+           "shape_gaussian", "extreme_candidates", "POLICIES", "CRITERIA", "SRCC_BAND_INFLATION", "ACTIVE_TRIM"]
 
 POLICIES = ("active", "random")
 ACTIVE_CRITERIA = ("ivar", "rank", "maxvar")
