@@ -47,6 +47,9 @@ def add_arguments(p) -> None:
     p.add_argument("--max", type=int, default=50, dest="max_k", help="largest number of further measurements")
     p.add_argument("--policy", choices=["active", "random"], default="active",
                    help="how the next architectures are chosen (default: active)")
+    p.add_argument("--trim", type=float, default=None,
+                   help="active selection: share of candidates at the extremes of the design left out "
+                        "(default: latxfer.plan.ACTIVE_TRIM, 0.05; 0 keeps all)")
     p.add_argument("--worlds", type=int, default=20, help="simulated target devices (cost ~ worlds x max/batch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write the next batch as a CSV template here")
@@ -146,7 +149,8 @@ def run(args) -> int:
          f"(about {0.3 * args.worlds * n_steps:.0f} s)")
     res = preposterior(model, archs, y, goal=goal, proxy_ms=proxy, threshold=args.threshold,
                        confidence=args.confidence, batch=args.batch, max_k=args.max_k, policy=args.policy,
-                       n_worlds=args.worlds, device=dev, rng=args.seed, progress=sys.stderr.isatty())
+                       n_worlds=args.worlds, device=dev, rng=args.seed, progress=sys.stderr.isatty(),
+                       trim=args.trim)
     nxt = pd.DataFrame({"device": dev, "arch_index": res.next_archs.astype(np.int64), "latency_ms": ""})
     if args.out:
         out = Path(args.out)

@@ -677,7 +677,8 @@ def _score(post: DevicePosterior, truth: np.ndarray | None, E: np.ndarray, proxy
 def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=None, threshold: float = 0.9,
                  confidence: float = 0.9, batch: int = 5, max_k: int = 50, policy: str = "active",
                  criterion: str = "rank", n_worlds: int = 20, n_eval: int = 2000, n_draws: int = 100,
-                 candidates=None, device: str = "target", rng=None, progress: bool = False) -> PlanResult:
+                 candidates=None, device: str = "target", rng=None, progress: bool = False,
+                 trim: float | None = None) -> PlanResult:
     """Predict what ``k = 0, batch, ..., max_k`` further target measurements will buy, and recommend k.
 
     Parameters
@@ -716,6 +717,9 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     rng : int or numpy.random.Generator, optional
     progress : bool
         Progress bar over simulated worlds (tqdm, on stderr).
+    trim : float, optional
+        Active selection's share of design extremes left out (:func:`select_batch`; default
+        :data:`ACTIVE_TRIM`), in the simulated loop and for ``next_archs``.
 
     Returns
     -------
@@ -724,10 +728,12 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     Raises
     ------
     ConfigError
-        Bad goal, policy, batch, max or confidence; a batch larger than the candidates left; a ``decide``
-        goal without a proxy.
+        Bad goal, policy, batch, max, confidence or trim; a batch larger than the candidates left; a
+        ``decide`` goal without a proxy.
     """
     goal = parse_goal(goal)
+    if trim is not None and not 0 <= float(trim) < 1:
+        raise ConfigError(f"trim must be in [0, 1), got {trim}")
     confidence = _check_conf(confidence)
     if policy not in POLICIES:
         raise ConfigError(f"unknown selection policy {policy!r}; expected one of {POLICIES}")
@@ -792,7 +798,7 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
             if i:
                 n_new = int(k - ks[i - 1])
                 if policy == "active":
-                    new = select_batch(light, post, n_new, criterion=criterion, candidates=cand)
+                    new = select_batch(light, post, n_new, criterion=criterion, candidates=cand, trim=trim)
                 else:
                     new = rng.choice(np.setdiff1d(cand, a_w), n_new, replace=False)
                 pos = model.basis.positions(new)
@@ -813,7 +819,7 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     res.recommended_k = recommend(res)
     horizon = max(res.recommended_k or max_k, batch)
     res.plan_archs = select_batch(model, post0, horizon, policy=policy, criterion=criterion,
-                                  candidates=cand, rng=rng)
+                                  candidates=cand, rng=rng, trim=trim)
     res.next_archs = res.plan_archs[:batch]
     if res.recommended_k == 0:
         res.plan_archs = res.plan_archs[:0]

@@ -320,6 +320,8 @@ def test_cli_plan_text_and_bad_input(model_path, tmp_path, capsys):
     assert "goal grammar" in capsys.readouterr().err
     assert _cli("plan", "--model", str(model_path), "--goal", "decide") == 2
     assert "needs --proxy" in capsys.readouterr().err
+    assert _cli("plan", "--model", str(model_path), "--goal", "srcc>=0.3", "--trim", "1.5") == 2
+    assert "trim must be in [0, 1), got 1.5" in capsys.readouterr().err
     src = tmp_path / "src.csv"
     pd.DataFrame({"device": "pixel3", "arch_index": [1, 2, 3], "latency_ms": [5.0, 6, 7]}).to_csv(src, index=False)
     assert _cli("plan", "--model", str(model_path), "--goal", "srcc>=0.9", "--target-csv", str(src)) == 2
