@@ -570,12 +570,12 @@ def ahead_check(args) -> int:
 
 
 AHEAD_RUNS = RESULTS / "planning_ahead_runs"  # the --ahead-check runs of the shipped model the widening is chosen on
-EARLIER_RUNS = AHEAD_RUNS / "earlier_models"  # the same check with earlier models (history, not used for the choice)
+EARLIER_RUNS = AHEAD_RUNS / "earlier_models"  # the same check with earlier models / selection (history, not used)
 # recorded target runs whose bands the widening is applied to: (file, space, label)
 TARGET_RUNS = (
-    ("planning_nb201_unweighted/planning_nb201_calibration.csv", "nb201", "NB201 targets"),
-    ("planning_fbnet_calibration.csv", "fbnet", "FBNet targets"),
-    ("unseen_noise/unseen_planning.csv", "unseen", "edge GPU / TPU (no setting chosen on them)"),
+    ("planning_trim/planning_nb201_calibration.csv", "nb201", "NB201 targets"),
+    ("planning_trim/planning_fbnet_calibration.csv", "fbnet", "FBNet targets"),
+    ("planning_trim/unseen_planning.csv", "unseen", "edge GPU / TPU (no setting chosen on them)"),
 )
 
 
@@ -686,9 +686,11 @@ def inflation(args) -> int:
     if EARLIER_RUNS.is_dir() and any(EARLIER_RUNS.glob("*.csv")):
         E = _ahead_runs(EARLIER_RUNS)
         parts += ["## Earlier models (not used for the choice)",
-                  "The same check with models before the latency-dependent noise (docs/planning.md): "
-                  "`source_linear_0.5` the prior then shipped, `source_linear_0` / `_0.25` with that setting "
-                  "changed, `before_op_linear` before the op-linear components.  90th percentile of the widening "
+                  "The same check with earlier models or selection (docs/planning.md): `noise_curve_seeds*` the "
+                  "latency-dependent noise with every candidate open to active selection (1.30 was chosen on "
+                  "them); before the latency-dependent noise `source_linear_0.5` the prior then shipped, "
+                  "`source_linear_0` / `_0.25` with that setting changed, `before_op_linear` before the "
+                  "op-linear components.  90th percentile of the widening "
                   f"needed over them: {E['needed'].quantile(0.9):.3f}.",
                   md_table(_per_run(E))]
     text = "\n\n".join(parts)

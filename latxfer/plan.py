@@ -424,11 +424,12 @@ _BAND_SCALES["expected_srcc"] = _BAND_SCALES["true_proxy_srcc"] = _BAND_SCALES["
 # scale).  The simulated worlds are posterior predictive draws: the band says where a device *of the model*
 # would land, and real devices are described imperfectly (a noise level, a nearest source, a residual the model
 # gets wrong), so they land outside it more often than 10% of the time.  Chosen on devices that are not
-# HELP targets (NB201 validation devices, pixel3 / samsung_s7 left out of the sources), with the shipped model:
-# the 90th percentile of |z(realised) - centre| / half-width over the real loop's one-batch-ahead bands of four
-# runs (432 cases), 1.29 (1.27-1.34 leaving out one run), rounded to 1.30, so that 90% of them fall inside
-# (``benchmarks/planning.py --inflation``, docs/planning.md).  Before the latency-dependent noise it was 1.35.
-SRCC_BAND_INFLATION = 1.30
+# HELP targets (NB201 validation devices, pixel3 / samsung_s7 left out of the sources), with the shipped model
+# and selection: the 90th percentile of |z(realised) - centre| / half-width over the real loop's one-batch-ahead
+# bands of four runs (432 cases), 1.346 (1.33-1.37 leaving out one run), rounded to 1.35, so that 90% of them
+# fall inside (``benchmarks/planning.py --inflation``, docs/planning.md).  Before the latency-dependent noise it
+# was 1.35 too; with that noise and every candidate open to active selection, 1.30.
+SRCC_BAND_INFLATION = 1.35
 
 
 @dataclass
@@ -503,7 +504,7 @@ class PlanResult:
         (benchmarks/planning.py --band-check).
 
         For ``srcc`` (the realised SRCC of the adapted ranking) the half-width is then multiplied by
-        ``inflation`` (default :data:`SRCC_BAND_INFLATION`, 1.30; 1.0 gives the band of the simulated
+        ``inflation`` (default :data:`SRCC_BAND_INFLATION`, 1.35; 1.0 gives the band of the simulated
         worlds alone): real devices fall outside the simulated worlds' band more often than the worlds do
         (chosen for ``prob = 0.9`` on devices that are not HELP targets, docs/planning.md; the same factor
         is applied at any ``prob``).  Other metrics are not widened.

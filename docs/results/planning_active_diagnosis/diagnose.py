@@ -5,6 +5,10 @@ each policy and seed: the realised SRCC of the adapted ranking on the unmeasured
 posterior's own expected SRCC (``expected_rank_quality``), and the posterior medians of the device's latency
 scale and of its noise sd at the median architecture (ms), next to the sd of the posterior latency function.
 
+Outputs next to this script: ``raspi4.txt``, ``eyeriss.txt``, ``titanx_256.txt`` were made with every candidate
+open to active selection (before ``plan.ACTIVE_TRIM``; reproduce them with ``ACTIVE_TRIM = 0``);
+``raspi4_trim.txt`` with the design's extremes left out (``ACTIVE_TRIM = 0.05``, the default since).
+
 Run (from the repository root; the model is cached as in benchmarks/planning.py)::
 
     LATXFER_DATA=... LATXFER_OFFLINE=1 python docs/results/planning_active_diagnosis/diagnose.py raspi4
