@@ -365,15 +365,15 @@ def select_batch(model, post: DevicePosterior, n: int, *, policy: str = "active"
     if n > len(cand):
         raise ConfigError(f"batch of {n} architectures but only {len(cand)} unmeasured candidate(s) left; "
                           f"use a batch <= {len(cand)}")
+    trim = ACTIVE_TRIM if trim is None else float(trim)
+    if not 0 <= trim < 1:
+        raise ConfigError(f"trim must be in [0, 1), got {trim}")
     rng = np.random.default_rng(rng)
     if policy == "random" or criterion == "random":
         return rng.choice(cand, n, replace=False)
     d = _design(model)
     if not np.array_equal(post.archs, d.archs):
         raise ConfigError("the posterior's architectures differ from the model's: adapt with this model")
-    trim = ACTIVE_TRIM if trim is None else float(trim)
-    if not 0 <= trim < 1:
-        raise ConfigError(f"trim must be in [0, 1), got {trim}")
     keep = ~extreme_candidates(model, post, cand, trim)
     if keep.sum() >= n:
         cand = cand[keep]

@@ -169,6 +169,8 @@ def test_trim_leaves_the_design_extremes_out_of_active_selection(fitted):
     assert len(select_batch(fitted, post, 11, candidates=small, trim=0.5)) == 11
     with pytest.raises(ConfigError, match=r"trim must be in \[0, 1\)"):
         select_batch(fitted, post, 2, trim=1.0)
+    with pytest.raises(ConfigError, match=r"trim must be in"):
+        select_batch(fitted, post, 2, policy="random", trim=-0.1)
 
 
 def test_degenerate_cells_are_not_proposed_by_default(fitted):
