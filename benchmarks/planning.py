@@ -21,8 +21,11 @@ Run::
 
 Settings are chosen, and diagnosed, on devices that are not targets (HELP validation devices and sources
 left out): ``--tune-criterion`` (active criterion), ``--tune-degenerate`` (excluding degenerate cells),
+``--tune-trim`` / ``--trim-summary`` (leaving the design's extremes out of active selection),
 ``--band-check`` (the band against further simulated devices), ``--ahead-check`` (the real loop's
-one-batch-ahead band).
+one-batch-ahead band; ``--inflation`` pools the recorded runs).  ``--efficiency`` re-scores the recorded target
+runs: active vs random at the same SRCC.  Arms without their own ``trim`` (``--tune-criterion``,
+``--tune-degenerate``) use the library default ``plan.ACTIVE_TRIM``; their recorded results predate it (0).
 
 Models are fitted once (``hier`` on the split's source devices, seed 0) and cached in ``--cache``.
 Writes ``docs/results/planning.md`` and ``planning.csv`` (and ``planning.png``).
