@@ -414,8 +414,11 @@ CRITERION_ARMS = (("active", "ivar", False, "ivar"), ("active", "rank", False, "
 #: (policy, criterion, measure degenerate architectures too, arm name)
 DEGENERATE_ARMS = (("active", "rank", False, "active"), ("active", "rank", True, "active + degenerate"),
                    ("random", "rank", False, "random"), ("random", "rank", True, "random + degenerate"))
-#: active selection leaving out the extremes of the design (``plan.extreme_candidates``), share per arm
+
+
 def trim_arms(trims=(0.0, 0.05, 0.1, 0.2)):
+    """Arms of ``--tune-trim``: active selection leaving out each share of the design's extremes
+    (``plan.extreme_candidates``), and random selection."""
     return (*(("active", "rank", False, f"trim {t:g}", t) for t in trims), ("random", "rank", False, "random", 0.0))
 
 
@@ -470,8 +473,7 @@ def trim_summary(args) -> int:
         d = (w[arm] - w["trim 0"]).dropna()
         row = {"arm": arm, "pairs": len(d), "mean diff": d.mean(), "se": d.std() / np.sqrt(len(d)),
                "better in": f"{int((d > 0).sum())} of {len(d)}"}
-        row |= {f"{k}": v for k, v in d.groupby(level="space").mean().items()}
-        row |= {f"{k}": v for k, v in d.groupby(level="run").mean().items()}
+        row |= d.groupby(level="space").mean().to_dict() | d.groupby(level="run").mean().to_dict()
         rows.append(row)
     paired = pd.DataFrame(rows).set_index("arm")
     text = criterion_report(df, args.batch, 0.0, "planning_trim").replace(" Total time 0 s.", "")

@@ -176,6 +176,8 @@ class _Design:
         self.Z = Z
         self.G = Z.T @ Z / len(Z)  # average outer product over the space (I-optimal weights)
         self.pinv = np.linalg.pinv(Z)  # (m, A): least-squares projection of a function on the design
+        # leverage of every architecture: Mahalanobis distance z' G^-1 z from the space's centre
+        self.leverage = np.einsum("am,mk,ak->a", Z, np.linalg.pinv(self.G), Z)
         self.observed = model.basis.observed
 
 
@@ -306,13 +308,10 @@ def extreme_candidates(model, post: DevicePosterior, cand: np.ndarray, trim: flo
     """
     if trim <= 0 or len(cand) == 0:
         return np.zeros(len(cand), bool)
-    d = _design(model)
     pos = model.basis.positions(cand)
-    Zc = d.Z[pos]
-    lev = np.einsum("cm,mk,ck->c", Zc, np.linalg.pinv(d.G), Zc)
     fn = post.mean_fn_ms if post.mean_fn_ms is not None else post.draws_ms
     mu = fn.mean(axis=0)[pos]
-    r_lev = stats.rankdata(lev) / len(cand)
+    r_lev = stats.rankdata(_design(model).leverage[pos]) / len(cand)
     r_mu = stats.rankdata(mu) / len(cand)
     return (r_lev > 1 - trim) | (r_mu <= trim / 2) | (r_mu > 1 - trim / 2)
 
@@ -365,9 +364,7 @@ def select_batch(model, post: DevicePosterior, n: int, *, policy: str = "active"
     if n > len(cand):
         raise ConfigError(f"batch of {n} architectures but only {len(cand)} unmeasured candidate(s) left; "
                           f"use a batch <= {len(cand)}")
-    trim = ACTIVE_TRIM if trim is None else float(trim)
-    if not 0 <= trim < 1:
-        raise ConfigError(f"trim must be in [0, 1), got {trim}")
+    trim = _check_trim(trim)
     rng = np.random.default_rng(rng)
     if policy == "random" or criterion == "random":
         return rng.choice(cand, n, replace=False)
@@ -620,6 +617,14 @@ def recommend(result: PlanResult, goal=None, confidence: float | None = None) ->
     return int(result.ks[ok[0]]) if len(ok) else None
 
 
+def _check_trim(trim) -> float:
+    """``trim`` of :func:`select_batch` / :func:`preposterior`: ``None`` -> :data:`ACTIVE_TRIM`, else in [0, 1)."""
+    trim = ACTIVE_TRIM if trim is None else float(trim)
+    if not 0 <= trim < 1:
+        raise ConfigError(f"trim must be in [0, 1), got {trim}")
+    return trim
+
+
 def _check_conf(c) -> float:
     c = float(c)
     if not 0.5 <= c < 1.0:
@@ -736,8 +741,7 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
         ``decide`` goal without a proxy.
     """
     goal = parse_goal(goal)
-    if trim is not None and not 0 <= float(trim) < 1:
-        raise ConfigError(f"trim must be in [0, 1), got {trim}")
+    trim = _check_trim(trim)
     confidence = _check_conf(confidence)
     if policy not in POLICIES:
         raise ConfigError(f"unknown selection policy {policy!r}; expected one of {POLICIES}")

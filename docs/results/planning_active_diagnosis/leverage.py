@@ -26,7 +26,7 @@ from latxfer.plan import _design, _light, default_candidates  # noqa: E402
 model = P._model("nb201", Path("/tmp/latxfer-bench-mix"))
 light = _light(model, 100)
 d = _design(model)
-lev = np.einsum("am,mk,ak->a", d.Z, np.linalg.pinv(d.G), d.Z)
+lev = d.leverage
 cp = model.basis.positions(default_candidates(model))
 lev_pct, w_pct = np.zeros(len(lev)), np.zeros(len(lev))
 lev_pct[cp] = rankdata(lev[cp]) / len(cp)
