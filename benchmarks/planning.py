@@ -144,6 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 targets, 2 seeds, 8 simulated worlds")
     ap.add_argument("--spaces", nargs="+", default=["nb201"], choices=["nb201", "fbnet"])
     ap.add_argument("--batch", type=int, default=5)
+    ap.add_argument("--targets", nargs="+", default=None,
+                    help="only these target devices of the split (default: every target)")
     ap.add_argument("--max", type=int, default=50, dest="max_k")
     ap.add_argument("--worlds", type=int, default=12, help="simulated devices per plan (calibration)")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "latxfer-bench"))
@@ -211,6 +213,12 @@ def main(argv=None) -> int:
         ds = latxfer.load_dataset(f"{space}-help")
         split = latxfer.get_split(space, "help")
         targets = split.target[:2] if args.quick else split.target
+        if args.targets:
+            unknown = sorted(set(args.targets) - set().union(*(latxfer.get_split(sp, "help").target
+                                                                for sp in args.spaces)))
+            if unknown:
+                ap.error(f"--targets {unknown}: not a HELP target of {args.spaces}")
+            targets = [t for t in targets if t in args.targets]
         from scipy.stats import spearmanr
 
         for target in targets:
