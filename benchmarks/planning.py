@@ -201,6 +201,11 @@ def main(argv=None) -> int:
     import latxfer
     from latxfer.plan import _light, preposterior
 
+    if args.targets:  # checked before any model is fitted
+        unknown = sorted(set(args.targets) - set().union(*(latxfer.get_split(sp, "help").target
+                                                            for sp in args.spaces)))
+        if unknown:
+            ap.error(f"--targets {unknown}: not a HELP target of {args.spaces}")
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     seeds = list(range(2 if args.quick else args.seeds))
@@ -214,10 +219,6 @@ def main(argv=None) -> int:
         split = latxfer.get_split(space, "help")
         targets = split.target[:2] if args.quick else split.target
         if args.targets:
-            unknown = sorted(set(args.targets) - set().union(*(latxfer.get_split(sp, "help").target
-                                                                for sp in args.spaces)))
-            if unknown:
-                ap.error(f"--targets {unknown}: not a HELP target of {args.spaces}")
             targets = [t for t in targets if t in args.targets]
         from scipy.stats import spearmanr
 
