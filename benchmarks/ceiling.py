@@ -93,8 +93,13 @@ def _features(ds, space, sources, interactions: int) -> dict[str, np.ndarray]:
     return feats
 
 
+def _residual(X1: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Residual of the least-squares fit of ``y`` on ``X1``."""
+    return y - X1 @ np.linalg.lstsq(X1, y, rcond=None)[0]
+
+
 def _drift(y: np.ndarray, X1: np.ndarray) -> dict:
-    r = y - X1 @ np.linalg.lstsq(X1, y, rcond=None)[0]
+    r = _residual(X1, y)
     w = 201
     smooth = (uniform_filter1d(r, w, mode="nearest") * w - r) / (w - 1)  # leave-self-out moving mean
     nb = len(r) // 200
@@ -115,7 +120,7 @@ def _index_check(ds, X1) -> list[dict]:
                               for c in (1, 5, 26, 78)}}
     out = []
     for name, f in funcs.items():
-        r = f - X1 @ np.linalg.lstsq(X1, f, rcond=None)[0]
+        r = _residual(X1, f)
         out.append({"function of the index": name, "R2 on the op encoding": 1 - r.var() / f.var()})
     return out
 
@@ -144,7 +149,7 @@ def main(argv=None) -> int:
                 row = {"space": space_name, "role": role, "device": dev}
                 for name, X in feats.items():
                     p = _cv_predict(X, y, args.seed)
-                    row[f"{name}"] = spearmanr(p, y)[0]
+                    row[name] = spearmanr(p, y)[0]
                     row[f"{name} (trimmed)"] = spearmanr(p[trim], y[trim])[0]
                     print(f"{space_name} {dev:14s} {name:26s} {row[name]:.4f} / {row[name + ' (trimmed)']:.4f}",
                           flush=True)

@@ -88,8 +88,6 @@ def _rounds(model, light, truth, policy, ks, seed, criterion="rank", degenerate=
     Yields ``(i, k, archs, post, realised)`` after each adaptation; ``realised`` is the SRCC of the adapted
     posterior-mean ranking vs the real latency on every unmeasured architecture (degenerate ones included).
     """
-    from scipy.stats import spearmanr
-
     from latxfer.plan import _adapt, select_batch
 
     rng = np.random.default_rng(seed)
@@ -101,8 +99,15 @@ def _rounds(model, light, truth, policy, ks, seed, criterion="rank", degenerate=
                                candidates=cand, rng=rng, trim=trim)
             archs = np.concatenate([archs, new])
         post = _adapt(light, archs, truth[model.basis.positions(archs)], "target", rng).posterior
-        un = ~post.measured & np.isfinite(truth)
-        yield i, k, archs, post, float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic)
+        yield i, k, archs, post, _realised_srcc(post, truth)
+
+
+def _realised_srcc(post, truth) -> float:
+    """SRCC of the adapted posterior-mean ranking vs the real latency on every unmeasured architecture."""
+    from scipy.stats import spearmanr
+
+    un = ~post.measured & np.isfinite(truth)
+    return float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic)
 
 
 def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0, degenerate=False):

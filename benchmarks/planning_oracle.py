@@ -31,7 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, md_table, provenance  # noqa: E402
-from planning import GOAL, _cands, _model, _truth  # noqa: E402
+from planning import GOAL, _cands, _model, _realised_srcc, _truth  # noqa: E402
 
 
 def _posterior(light, archs, truth, seed):
@@ -41,11 +41,7 @@ def _posterior(light, archs, truth, seed):
 
 
 def _realised(light, archs, truth, seed) -> float:
-    from scipy.stats import spearmanr
-
-    post = _posterior(light, archs, truth, seed)
-    un = ~post.measured & np.isfinite(truth)
-    return float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic)
+    return _realised_srcc(_posterior(light, archs, truth, seed), truth)
 
 
 def _describe(light, post, tries, best) -> dict:
@@ -54,14 +50,12 @@ def _describe(light, post, tries, best) -> dict:
     gives it as the next single measurement (``plan.select_batch``'s first greedy step)."""
     from scipy.stats import rankdata
 
-    from latxfer.plan import _design, _tie_weighted_gram, shape_gaussian
+    from latxfer.plan import _design, _step_scores, _tie_weighted_gram, shape_gaussian
 
     d = _design(light)
     pos = light.basis.positions(tries)
     V, s2 = shape_gaussian(post, d.Z, d.pinv)
-    G = _tie_weighted_gram(post, d.Z, V, d.G)
-    U = d.Z[pos] @ V
-    rank_score = np.einsum("cm,mk,ck->c", U, G, U, optimize=True) / (np.einsum("cm,cm->c", U, d.Z[pos]) + s2)
+    rank_score = _step_scores(d.Z[pos], V, s2, "rank", _tie_weighted_gram(post, d.Z, V, d.G))
     mu = post.mean(noise_free=True)[pos]
 
     def pct(x):

@@ -229,19 +229,23 @@ def shape_gaussian(post: DevicePosterior, design: np.ndarray, pinv: np.ndarray |
     return V, max(s2, 1e-8)
 
 
+def _step_scores(Zc: np.ndarray, V: np.ndarray, s2: float, criterion: str, G: np.ndarray) -> np.ndarray:
+    """Score of each candidate row ``Zc`` as the next single measurement under ``criterion``."""
+    U = Zc @ V  # (C, m)
+    var = np.einsum("cm,cm->c", U, Zc)
+    if criterion == "maxvar":
+        return var
+    # ivar / rank: reduction of the (weighted) average variance over the space
+    return np.einsum("cm,mk,ck->c", U, G, U, optimize=True) / (var + s2)
+
+
 def _greedy(Zc: np.ndarray, V: np.ndarray, s2: float, n: int, criterion: str, G: np.ndarray) -> np.ndarray:
     """Greedy batch on candidate rows ``Zc`` with rank-one 'as if measured' updates; returns row indices."""
     V = V.copy()
     picked: list[int] = []
     avail = np.ones(len(Zc), bool)
     for _ in range(n):
-        U = Zc @ V  # (C, m)
-        var = np.einsum("cm,cm->c", U, Zc)
-        if criterion == "maxvar":
-            score = var
-        else:  # ivar / rank: reduction of the (weighted) average variance over the space
-            score = np.einsum("cm,mk,ck->c", U, G, U, optimize=True) / (var + s2)
-        score = np.where(avail, score, -np.inf)
+        score = np.where(avail, _step_scores(Zc, V, s2, criterion, G), -np.inf)
         c = int(np.argmax(score))
         picked.append(c)
         avail[c] = False

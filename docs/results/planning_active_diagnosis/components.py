@@ -30,7 +30,7 @@ disc = latxfer.load_space("nb201").is_disconnected(ds.arch.values)
 for dev in sys.argv[1:]:
     y = ds.latency.sel(device=dev).values
     for seed in range(8):
-        a = np.random.default_rng(seed).choice(15625, 10, replace=False)
+        a = np.random.default_rng(seed).choice(ds.arch.values, 10, replace=False)
         post = m.adapt(a, y[a], device="t", rng=seed).posterior
         un = ~post.measured
         sc = score(post.mean(noise_free=True)[un], y[un])
