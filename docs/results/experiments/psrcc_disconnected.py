@@ -11,42 +11,31 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from _common import cached_hier_fit  # noqa: E402
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from psrcc_nontarget import adapted  # noqa: E402
 
 import latxfer  # noqa: E402
-from latxfer.evaluate import measured_sample  # noqa: E402
 
 nb = latxfer.get_split("nb201", "help")
 ds = latxfer.load_dataset("nb201-help")
 space = latxfer.load_space("nb201")
 conn = ~space.is_disconnected(ds.arch.values)
-OUT = ROOT / "benchmarks" / "out"
 cases = [("nb201_help_hier", nb.source, ["raspi4", "pixel2", "gold_6226", "titanx_1"]),
          ("nb201_help_hier_without_pixel3", [d for d in nb.source if d != "pixel3"], ["pixel3"]),
          ("nb201_help_hier_without_samsung_s7", [d for d in nb.source if d != "samsung_s7"], ["samsung_s7"])]
 rows = []
-for cache, src, targets in cases:
-    m = cached_hier_fit(OUT / f"{cache}.zarr", ds.latx.select(src))
-    for t in targets:
-        y = ds.latency.sel(device=t).values
-        pool = ds.latx.measured(t)
-        for seed in range(5):
-            n = 10
-            a = measured_sample(pool, t, n, seed)
-            post = m.adapt(a, y[a], device=t, rng=seed).posterior
-            for p in m.source_devices:
-                yp = ds.latency.sel(device=p).values
-                for name, archs in (("all", None), ("connected", ds.arch.values[conn])):
-                    r = m.posterior_srcc(yp, post, archs=archs)
-                    sel = np.ones(len(y), bool) if archs is None else conn
-                    true = spearmanr(yp[sel], y[sel])[0]
-                    lo, hi = r.interval
-                    rows.append(dict(target=t, seed=seed, proxy=p, set=name, true=true, mean=r.mean,
-                                     inside=lo <= true <= hi, above=true > hi, below=true < lo,
-                                     n_disc_measured=int((~conn[a]).sum())))
-        print(t, flush=True)
+for m, t, _, seed, a, y, post in adapted(cases, (10,)):
+    for p in m.source_devices:
+        yp = ds.latency.sel(device=p).values
+        for name, archs in (("all", None), ("connected", ds.arch.values[conn])):
+            r = m.posterior_srcc(yp, post, archs=archs)
+            sel = np.ones(len(y), bool) if archs is None else conn
+            true = spearmanr(yp[sel], y[sel])[0]
+            lo, hi = r.interval
+            rows.append(dict(target=t, seed=seed, proxy=p, set=name, true=true, mean=r.mean,
+                             inside=lo <= true <= hi, above=true > hi, below=true < lo,
+                             n_disc_measured=int((~conn[a]).sum())))
 df = pd.DataFrame(rows)
 df.to_csv(sys.argv[1], index=False)
 print(df.groupby(["target", "set"])[["inside", "above", "below"]].mean().round(3))

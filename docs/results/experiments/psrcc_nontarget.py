@@ -29,6 +29,20 @@ from latxfer.evaluate import measured_sample  # noqa: E402
 OUT = ROOT / "benchmarks" / "out"
 
 
+def adapted(cases, ns, seeds=range(5)):
+    """For each (cache, sources, targets) case: yield (model, target, n, seed, measured archs, truth, posterior)."""
+    ds = latxfer.load_dataset("nb201-help")
+    for cache, sources, targets in cases:
+        m = cached_hier_fit(OUT / f"{cache}.zarr", ds.latx.select(sources))
+        for t in targets:
+            y = ds.latency.sel(device=t).values
+            pool = ds.latx.measured(t)
+            for seed in seeds:
+                for n in ns:
+                    a = measured_sample(pool, t, n, seed)
+                    yield m, t, n, seed, a, y, m.adapt(a, y[a], device=t, rng=seed).posterior
+
+
 def main(out_csv: str) -> None:
     nb = latxfer.get_split("nb201", "help")
     ds = latxfer.load_dataset("nb201-help")
@@ -36,21 +50,13 @@ def main(out_csv: str) -> None:
              for o in ("pixel3", "samsung_s7", "essential_ph_1")]
     cases += [("nb201_help_hier", nb.source, nb.validation)]
     rows = []
-    for cache, sources, targets in cases:
-        m = cached_hier_fit(OUT / f"{cache}.zarr", ds.latx.select(sources))
-        for t in targets:
-            y = ds.latency.sel(device=t).values
-            pool = ds.latx.measured(t)
-            for seed in range(5):
-                for n in (10, 20):
-                    a = measured_sample(pool, t, n, seed)
-                    post = m.adapt(a, y[a], device=t, rng=seed).posterior
-                    for p in m.source_devices:
-                        yp = ds.latency.sel(device=p).values
-                        r = m.posterior_srcc(yp, post)
-                        lo, hi = r.interval
-                        rows.append(dict(target=t, n=n, seed=seed, proxy=p, true=spearmanr(yp, y)[0], mean=r.mean,
-                                         lo=lo, hi=hi))
+    for m, t, n, seed, _, y, post in adapted(cases, (10, 20)):
+        for p in m.source_devices:
+            yp = ds.latency.sel(device=p).values
+            r = m.posterior_srcc(yp, post)
+            lo, hi = r.interval
+            rows.append(dict(target=t, n=n, seed=seed, proxy=p, true=spearmanr(yp, y)[0], mean=r.mean,
+                             lo=lo, hi=hi))
     df = pd.DataFrame(rows)
     df["inside"] = (df.true >= df.lo) & (df.true <= df.hi)
     df["side"] = np.where(df.inside, "in", np.where(df.true > df.hi, "above", "below"))
