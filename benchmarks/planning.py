@@ -110,6 +110,16 @@ def _realised_srcc(post, truth) -> float:
     return float(spearmanr(post.mean(noise_free=True)[un], truth[un]).statistic)
 
 
+def check_targets(ap, spaces, targets) -> None:
+    """Refuse ``--targets`` that are not HELP targets of ``spaces``, naming them and the valid ones."""
+    import latxfer
+
+    valid = sorted({t for sp in spaces for t in latxfer.get_split(sp, "help").target})
+    bad = sorted(set(targets) - set(valid))
+    if bad:
+        ap.error(f"--targets {bad}: not a HELP target of {list(spaces)} (its targets: {valid})")
+
+
 def _loop(model, light, truth, proxy, policy, ks, seed, worlds=0, degenerate=False):
     """The real loop: returns rows (k, realised srcc, expected srcc, p_above, decision).
 
@@ -207,10 +217,7 @@ def main(argv=None) -> int:
     from latxfer.plan import _light, preposterior
 
     if args.targets:  # checked before any model is fitted
-        unknown = sorted(set(args.targets) - set().union(*(latxfer.get_split(sp, "help").target
-                                                            for sp in args.spaces)))
-        if unknown:
-            ap.error(f"--targets {unknown}: not a HELP target of {args.spaces}")
+        check_targets(ap, args.spaces, args.targets)
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     seeds = list(range(2 if args.quick else args.seeds))

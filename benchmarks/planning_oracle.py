@@ -31,7 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, md_table, provenance  # noqa: E402
-from planning import GOAL, _cands, _model, _realised_srcc, _truth  # noqa: E402
+from planning import GOAL, _cands, _model, _realised_srcc, _truth, check_targets  # noqa: E402
 
 
 def _posterior(light, archs, truth, seed):
@@ -77,10 +77,7 @@ def main(argv=None) -> int:
     import latxfer
     from latxfer.plan import _light
 
-    split = latxfer.get_split(args.space, "help")
-    bad = sorted(set(args.targets) - set(split.target))
-    if bad:
-        ap.error(f"--targets {bad}: not a HELP {args.space} target ({split.target})")
+    check_targets(ap, [args.space], args.targets)
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     model = _model(args.space, cache)
