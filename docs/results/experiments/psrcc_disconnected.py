@@ -25,7 +25,7 @@ cases = [("nb201_help_hier", nb.source, ["raspi4", "pixel2", "gold_6226", "titan
          ("nb201_help_hier_without_pixel3", [d for d in nb.source if d != "pixel3"], ["pixel3"]),
          ("nb201_help_hier_without_samsung_s7", [d for d in nb.source if d != "samsung_s7"], ["samsung_s7"])]
 rows = []
-for m, t, _, seed, a, y, post in adapted(cases, (10,)):
+for m, t, _, seed, a, y, post in adapted(ds, cases, (10,)):
     for p in m.source_devices:
         yp = ds.latency.sel(device=p).values
         for name, archs in (("all", None), ("connected", ds.arch.values[conn])):

@@ -29,9 +29,9 @@ from latxfer.evaluate import measured_sample  # noqa: E402
 OUT = ROOT / "benchmarks" / "out"
 
 
-def adapted(cases, ns, seeds=range(5)):
-    """For each (cache, sources, targets) case: yield (model, target, n, seed, measured archs, truth, posterior)."""
-    ds = latxfer.load_dataset("nb201-help")
+def adapted(ds, cases, ns, seeds=range(5)):
+    """For each (cache, sources, targets) case of ``ds``: yield (model, target, n, seed, measured archs, truth,
+    posterior)."""
     for cache, sources, targets in cases:
         m = cached_hier_fit(OUT / f"{cache}.zarr", ds.latx.select(sources))
         for t in targets:
@@ -50,7 +50,7 @@ def main(out_csv: str) -> None:
              for o in ("pixel3", "samsung_s7", "essential_ph_1")]
     cases += [("nb201_help_hier", nb.source, nb.validation)]
     rows = []
-    for m, t, n, seed, _, y, post in adapted(cases, (10, 20)):
+    for m, t, n, seed, _, y, post in adapted(ds, cases, (10, 20)):
         for p in m.source_devices:
             yp = ds.latency.sel(device=p).values
             r = m.posterior_srcc(yp, post)
