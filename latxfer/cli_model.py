@@ -264,7 +264,8 @@ def assess_cmd(args) -> int:
     else:
         lo, hi = r.interval
         print(f"proxy {args.proxy} -> target {dev} ({res['n_measured']} target measurements)")
-        print(f"  posterior SRCC {r.mean:.3f}  [{lo:.3f}, {hi:.3f}] ({args.interval:.0%} interval)")
+        print(f"  posterior SRCC {r.mean:.3f}  [{lo:.3f}, {hi:.3f}] ({args.interval:.0%} interval, with a model "
+              f"discrepancy of sd {r.info['discrepancy']:.2f} on the Fisher-z scale, calibrated on held-out devices)")
         print(f"  P(SRCC >= {args.threshold}) = {r.p_above:.3f}")
         print(f"  adapted ranking: expected SRCC {q.mean:.3f} [{q.interval[0]:.3f}, {q.interval[1]:.3f}]")
         print(f"  decision: {res['decision'].upper()}: {why}")

@@ -59,6 +59,7 @@ import numpy as np
 from scipy import stats
 
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
+from latxfer.models.latency_model import PSRCC_DISCREPANCY, widen_srcc
 from latxfer.models.posterior import DevicePosterior
 
 __all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "default_candidates", "parse_goal", "preposterior", "recommend",
@@ -680,7 +681,8 @@ def _score(post: DevicePosterior, truth: np.ndarray | None, E: np.ndarray, proxy
         out["srcc"] = _srcc(mean, truth[E])
     if proxy is not None:
         Ep = E[np.isfinite(proxy[E])]
-        r = _srcc_rows(proxy[Ep], post.draws_ms[:, Ep])
+        # with the model discrepancy of LatencyModel.posterior_srcc, whose answer the planner forecasts
+        r = widen_srcc(_srcc_rows(proxy[Ep], post.draws_ms[:, Ep]), PSRCC_DISCREPANCY)
         out["p_above"] = float(np.mean(r >= threshold))
         lo, hi = np.quantile(r, [0.05, 0.95])
         out["width"] = float(hi - lo)

@@ -21,6 +21,7 @@ from latxfer.errors import (
 from latxfer.models import DevicePosterior, LatencyModel, load_config, load_model
 from latxfer.models.conjugate import adapt_draws
 from latxfer.models.graphs import build_graph
+from latxfer.models.latency_model import PSRCC_DISCREPANCY, widen_srcc
 
 from .conftest import SOURCES, TINY
 
@@ -356,6 +357,33 @@ def test_posterior_srcc(fitted, nb201_help):
     assert {"mean", "lower", "upper", "p_above_threshold", "decision"} <= set(d)
     q = fitted.expected_rank_quality(post)
     assert 0 < q.mean <= 1
+    # the default adds the model discrepancy PSRCC_DISCREPANCY (times the unmeasured share) on the Fisher-z
+    # scale to the model's own posterior, which is kept
+    assert r.info["discrepancy"] == pytest.approx(PSRCC_DISCREPANCY * (1 - 20 / 15625))
+    z = np.arctanh
+    np.testing.assert_allclose(np.var(z(r.draws)), np.var(z(r.raw_draws)) + r.info["discrepancy"] ** 2)
+    raw = fitted.posterior_srcc(proxy, post, threshold=0.9, discrepancy=0)
+    np.testing.assert_array_equal(raw.draws, r.raw_draws)
+    assert raw.interval[0] > r.interval[0] and raw.interval[1] < r.interval[1]
+
+
+def test_widen_srcc():
+    rng = np.random.default_rng(0)
+    r = np.tanh(rng.normal(1.2, 0.05, 400))
+    np.testing.assert_array_equal(widen_srcc(r, 0.0), r)
+    w = widen_srcc(r, 0.1)
+    assert np.all(np.abs(w) < 1) and np.array_equal(np.argsort(w), np.argsort(r))
+    np.testing.assert_allclose(np.var(np.arctanh(w)), np.var(np.arctanh(r)) + 0.01, rtol=1e-9)
+    np.testing.assert_allclose(np.mean(np.arctanh(w)), np.mean(np.arctanh(r)), rtol=1e-9)
+    # a wide posterior is widened relatively less than a narrow one
+    wide = np.tanh(rng.normal(1.2, 0.3, 400))
+    assert np.std(np.arctanh(widen_srcc(wide, 0.1))) / np.std(np.arctanh(wide)) < np.std(np.arctanh(w)) / 0.05
+    # draws at +-1 (a perfectly monotone draw) stay finite; equal draws stay as they are
+    assert np.all(np.isfinite(widen_srcc(np.r_[r, 1.0, -1.0], 0.09)))
+    np.testing.assert_array_equal(widen_srcc(np.full(5, 0.8), 0.09), np.full(5, 0.8))
+    for bad in (-0.1, np.nan):
+        with pytest.raises(ConfigError, match="discrepancy must be a number >= 0"):
+            widen_srcc(r, bad)
 
 
 def test_no_decision_from_the_population_prior(fitted, nb201_help):
