@@ -557,19 +557,34 @@ def ahead_check(args) -> int:
     """The one-batch-ahead band of the real loop on devices that are NOT targets: HELP NB201 validation
     devices and leave-one-source-out (pixel3, samsung_s7); active vs random.  A place to develop a fix for
     active selection's miscalibration without touching the targets."""
+    from latxfer.plan import preposterior
+
     ks = np.arange(0, args.max_k + 1, args.batch)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    rows, t0 = [], time.perf_counter()
+    rows, k0_rows, t0 = [], [], time.perf_counter()
     for kind, dev, model, light, truth in _non_target_cases("nb201", Path(args.cache)):
         proxy = model.source_latency_ms(model.source_devices[0])
         for policy in ("active", "random"):
+            # the plan made before any measurement, for every k up to max_k (as the target runs record it)
+            plan = preposterior(light, [], [], goal=f"srcc>={GOAL}", batch=args.batch, max_k=args.max_k,
+                                policy=policy, n_worlds=args.worlds, candidates=_cands(model, truth, False),
+                                rng=1000, device=dev)
+            _, lo, hi = plan.band("srcc")
+            _, lo1, hi1 = plan.band("srcc", inflation=1.0)
             for seed in seeds:
                 for r in _loop(model, light, truth, proxy, policy, ks, seed, args.worlds):
+                    i = int(np.searchsorted(plan.ks, r["k"]))
+                    k0_rows.append({"case": kind, "device": dev, "policy": policy, "seed": seed, "k": r["k"],
+                                    "srcc": r["srcc"], "lo": lo[i], "hi": hi[i], "lo_raw": lo1[i],
+                                    "hi_raw": hi1[i]})
                     if "ahead_lo" in r:
                         rows.append({"case": kind, "device": dev, "policy": policy, "seed": seed, "k": r["k"],
                                      "srcc": r["srcc"], "lo": r["ahead_lo"], "hi": r["ahead_hi"],
                                      "lo_raw": r["ahead_lo_raw"], "hi_raw": r["ahead_hi_raw"]})
             print(f"{dev} {policy}: done", flush=True)
+    k0 = pd.DataFrame(k0_rows)
+    k0 = k0.assign(inside=(k0.srcc >= k0.lo) & (k0.srcc <= k0.hi), below=k0.srcc < k0.lo, above=k0.srcc > k0.hi)
+    k0.to_csv(RESULTS / "planning_ahead_k0.csv", index=False)
     df = pd.DataFrame(rows)
     df = df.assign(inside=(df.srcc >= df.lo) & (df.srcc <= df.hi), below=df.srcc < df.lo, above=df.srcc > df.hi)
     df.to_csv(RESULTS / "planning_ahead.csv", index=False)
@@ -589,6 +604,10 @@ def ahead_check(args) -> int:
         f"Total time {time.perf_counter() - t0:.0f} s.",
         "## All cases", md_table(tab.round(3)),
         "## Inside the band, per device", md_table(per.round(3)),
+        "## The plan made at k = 0, for every k (planning_ahead_k0.csv)",
+        md_table(k0.groupby("policy")[["inside", "below", "above"]].mean().assign(n=k0.groupby("policy").size())
+                 .round(3)),
+        md_table(k0.groupby(["device", "policy"])["inside"].mean().unstack("policy").round(3)),
     ])
     (RESULTS / "planning_ahead.md").write_text(text + "\n")
     print(text)
