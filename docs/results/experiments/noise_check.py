@@ -13,17 +13,14 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from psrcc_nontarget import adapted  # noqa: E402
+from psrcc_nontarget import adapted, nontarget_cases  # noqa: E402
 
 import latxfer  # noqa: E402
 
 nb = latxfer.get_split("nb201", "help")
 ds = latxfer.load_dataset("nb201-help")
-cases = [(f"nb201_help_hier_without_{o}", [d for d in nb.source if d != o], [o])
-         for o in ("pixel3", "samsung_s7", "essential_ph_1")]
-cases += [("nb201_help_hier", nb.source, nb.validation + nb.target)]
 rows = []
-for _, t, _, seed, _, y, post in adapted(ds, cases, (10,)):
+for _, t, _, seed, _, y, post in adapted(ds, nontarget_cases(nb, extra=nb.target), (10,)):
     un = ~post.measured
     fn = post.mean(noise_free=True)[un]
     pred_sd = post.sd()[un]

@@ -34,6 +34,15 @@ from latxfer.evaluate import measured_sample  # noqa: E402
 OUT = ROOT / "benchmarks" / "out"
 
 
+def nontarget_cases(split, extra=()):
+    """The (cache, sources, targets) cases on devices that are not targets: pixel3 / samsung_s7 /
+    essential_ph_1 each left out of the sources, and the split's validation devices (plus ``extra``
+    devices) from the model on all nine sources."""
+    cases = [(f"nb201_help_hier_without_{o}", [d for d in split.source if d != o], [o])
+             for o in ("pixel3", "samsung_s7", "essential_ph_1")]
+    return cases + [("nb201_help_hier", split.source, list(split.validation) + list(extra))]
+
+
 def adapted(ds, cases, ns, seeds=range(5)):
     """For each (cache, sources, targets) case of ``ds``: yield (model, target, n, seed, measured archs, truth,
     posterior)."""
@@ -59,13 +68,9 @@ def _need(draws: np.ndarray, true: float) -> float:
 
 
 def main(out_csv: str) -> None:
-    nb = latxfer.get_split("nb201", "help")
     ds = latxfer.load_dataset("nb201-help")
-    cases = [(f"nb201_help_hier_without_{o}", [d for d in nb.source if d != o], [o])
-             for o in ("pixel3", "samsung_s7", "essential_ph_1")]
-    cases += [("nb201_help_hier", nb.source, nb.validation)]
     rows = []
-    for m, t, n, seed, _, y, post in adapted(ds, cases, (5, 10, 20)):
+    for m, t, n, seed, _, y, post in adapted(ds, nontarget_cases(latxfer.get_split("nb201", "help")), (5, 10, 20)):
         for p in m.source_devices:
             yp = ds.latency.sel(device=p).values
             r = m.posterior_srcc(yp, post, discrepancy=0)

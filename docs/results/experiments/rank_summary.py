@@ -21,20 +21,16 @@ import pandas as pd
 from scipy.stats import rankdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from psrcc_nontarget import adapted  # noqa: E402
+from psrcc_nontarget import adapted, nontarget_cases  # noqa: E402
 
 import latxfer  # noqa: E402
 from latxfer.evaluate import score  # noqa: E402
 
 
 def main(out_csv: str) -> None:
-    nb = latxfer.get_split("nb201", "help")
     ds = latxfer.load_dataset("nb201-help")
-    cases = [(f"nb201_help_hier_without_{o}", [d for d in nb.source if d != o], [o])
-             for o in ("pixel3", "samsung_s7", "essential_ph_1")]
-    cases += [("nb201_help_hier", nb.source, nb.validation)]
     rows = []
-    for _, t, n, seed, _, y, post in adapted(ds, cases, (5, 10, 20)):
+    for _, t, n, seed, _, y, post in adapted(ds, nontarget_cases(latxfer.get_split("nb201", "help")), (5, 10, 20)):
         un = ~post.measured
         f, d = post.mean_fn_ms[:, un], post.draws_ms[:, un]
         points = {"mean_ms (shipped)": f.mean(0), "mean_log": np.log(f).mean(0), "median": np.median(f, 0),
