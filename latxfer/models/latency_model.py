@@ -137,11 +137,16 @@ class SRCCPosterior:
         return "measure more"
 
     def to_dict(self, confidence: float = 0.9) -> dict:
-        """JSON-friendly summary."""
+        """JSON-friendly summary (with ``raw_draws``: also the model's own interval, ``model_lower`` /
+        ``model_upper``)."""
         lo, hi = self.interval
-        return {"mean": self.mean, "lower": lo, "upper": hi, "interval": self.prob,
-                "threshold": self.threshold, "p_above_threshold": self.p_above,
-                "decision": self.decision(confidence), "confidence": confidence, **self.info}
+        out = {"mean": self.mean, "lower": lo, "upper": hi, "interval": self.prob,
+               "threshold": self.threshold, "p_above_threshold": self.p_above,
+               "decision": self.decision(confidence), "confidence": confidence, **self.info}
+        if self.raw_draws is not None:
+            rlo, rhi = np.quantile(self.raw_draws, [(1 - self.prob) / 2, (1 + self.prob) / 2])
+            out.update(model_lower=float(rlo), model_upper=float(rhi))
+        return out
 
 
 def widen_srcc(draws: np.ndarray, discrepancy: float) -> np.ndarray:

@@ -365,6 +365,7 @@ def test_posterior_srcc(fitted, nb201_help):
     raw = fitted.posterior_srcc(proxy, post, threshold=0.9, discrepancy=0)
     np.testing.assert_array_equal(raw.draws, r.raw_draws)
     assert raw.interval[0] > r.interval[0] and raw.interval[1] < r.interval[1]
+    assert (d["model_lower"], d["model_upper"]) == pytest.approx(raw.interval)
 
 
 def test_widen_srcc():
