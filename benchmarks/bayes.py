@@ -48,7 +48,7 @@ import latxfer  # noqa: E402
 from latxfer.errors import ConvergenceWarning  # noqa: E402
 from latxfer.evaluate import evaluate, measured_sample, summarize  # noqa: E402
 from latxfer.models import LatencyModel  # noqa: E402
-from latxfer.models.latency_model import PSRCC_DISCREPANCY, SRCCPosterior  # noqa: E402
+from latxfer.models.latency_model import PSRCC_DISCREPANCY  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -111,7 +111,7 @@ def part_psrcc(args, log):
                 for p in split.source:
                     true = spearmanr(Y[p], Y[t])[0]
                     r = model.posterior_srcc(Y[p], post, threshold=0.9)  # with PSRCC_DISCREPANCY
-                    raw = SRCCPosterior(r.raw_draws, 0.9, 0.9, r.info)  # the model's own posterior
+                    raw = r.model_posterior()  # the model's own posterior
                     lo, hi = r.interval
                     rlo, rhi = raw.interval
                     rows.append({"target": t, "seed": seed, "n": n, "proxy": p, "true": true, "mean": r.mean,

@@ -144,9 +144,15 @@ class SRCCPosterior:
                "threshold": self.threshold, "p_above_threshold": self.p_above,
                "decision": self.decision(confidence), "confidence": confidence, **self.info}
         if self.raw_draws is not None:
-            rlo, rhi = np.quantile(self.raw_draws, [(1 - self.prob) / 2, (1 + self.prob) / 2])
-            out.update(model_lower=float(rlo), model_upper=float(rhi))
+            out["model_lower"], out["model_upper"] = self.model_posterior().interval
         return out
+
+    def model_posterior(self) -> SRCCPosterior:
+        """The model's own posterior (``raw_draws``, before the discrepancy) with the same threshold and
+        interval probability; this one itself when no discrepancy was added."""
+        if self.raw_draws is None:
+            return self
+        return SRCCPosterior(self.raw_draws, self.threshold, self.prob, self.info)
 
 
 def widen_srcc(draws: np.ndarray, discrepancy: float) -> np.ndarray:
