@@ -17,11 +17,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["adapt_draws"]
+__all__ = ["adapt_draws", "design_eig", "lowrank"]
 
 
 #: above this many observations (and above the prior factor's width) the update runs in coefficient space
 _LOWRANK_MIN_N = 64
+
+
+def lowrank(n: int, R: int) -> bool:
+    """Whether :func:`adapt_draws` computes ``n`` observations under a rank-``R`` prior factor in coefficient
+    space (then it needs no :func:`design_eig`)."""
+    return n > max(R, _LOWRANK_MIN_N)
+
+
+def design_eig(Z_obs: np.ndarray, prior_chol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigendecomposition ``Z V Z' = U diag(lam) U'`` per draw (``V = L L'``): ``lam`` ``(S, n)`` clipped at 0, ``U``
+    ``(S, n, n)``.  Priors whose covariances differ by a factor ``c`` (``V -> c V``) share ``U``; their ``lam``
+    scales by ``c`` (pass ``eig=(c * lam, U)`` to :func:`adapt_draws`)."""
+    V = prior_chol @ np.swapaxes(prior_chol, -1, -2)
+    A = np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs, optimize=True)  # (S, n, n)
+    lam, U = np.linalg.eigh(A)
+    return np.maximum(lam, 0.0), U
 
 
 def _gh_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +61,7 @@ def adapt_draws(
     grid_noise: int = 12,
     sigma_floor: float = 0.0,
     evidence_only: bool = False,
+    eig: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Draw the new device's parameters for every population draw.
 
@@ -68,6 +85,9 @@ def adapt_draws(
         The noise sd is ``sqrt(exp(2 log sigma) + sigma_floor^2)`` (as in the fitted graph).
     evidence_only : bool
         Return only ``log_evidence`` (no draws).
+    eig : tuple of numpy.ndarray, optional
+        :func:`design_eig` of ``Z_obs`` and this prior, if the caller has it (several priors that differ
+        only by a covariance factor share one decomposition); computed here otherwise.
 
     Returns
     -------
@@ -78,7 +98,7 @@ def adapt_draws(
     S, M = prior_mean.shape
     n = len(y_obs)
     y = np.asarray(y_obs, dtype=float)
-    if n > max(prior_chol.shape[-1], _LOWRANK_MIN_N):
+    if lowrank(n, prior_chol.shape[-1]):
         return _adapt_draws_lowrank(Z_obs, y, prior_mean, prior_chol, log_scale_mu, log_scale_sd, log_sigma_mu,
                                     log_sigma_sd, rng, grid_scale=grid_scale, grid_noise=grid_noise,
                                     sigma_floor=sigma_floor, evidence_only=evidence_only)
@@ -90,26 +110,30 @@ def adapt_draws(
     pred_var = None
     if n >= 3:
         Zr = Z_obs[:, 1:]  # the intercept does not spread latencies over architectures
-        Ab = np.einsum("im,smk,ik->s", Zr, V[:, 1:, 1:], Zr) / n
+        Ab = ((Zr @ V[:, 1:, 1:]) * Zr).sum(axis=(1, 2)) / n  # sum_i Zr_i V Zr_i'; 4x faster than einsum
         spread = np.var(prior_mean[:, 1:] @ Zr.T, axis=1)
         pred_var = Ab + spread + np.exp(2 * log_sigma_mu) + sigma_floor**2
     lo, hi = _scale_window(n, y, pred_var, log_scale_mu, log_scale_sd)
     uu = vv = ww = logdet = None
     if n > 0:
-        A = np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs, optimize=True)  # (S, n, n)
+        # one eigendecomposition per draw of A = Z V Z' = U diag(lam) U' makes every noise node diagonal:
+        # C = A + sigma^2 I has log|C| = sum log(lam + sigma^2) and a'C^-1 b = sum (U'a)(U'b) / (lam + sigma^2).
+        # (A Cholesky factor and two solves per noise node cost 3-4x more at n = 30-60.)
+        lam, U = design_eig(Z_obs, prior_chol) if eig is None else eig  # (S, n), (S, n, n)
+        if lam.shape != (S, n) or U.shape != (S, n, n):
+            raise ValueError(f"eig has shapes {lam.shape}, {U.shape}; expected {(S, n)}, {(S, n, n)}")
         # A has rank <= M: with more measurements than coefficients and a tiny noise node, A + sigma^2 I
         # is singular in floating point.  A relative floor on sigma^2 keeps it positive definite.
-        floor = 1e-8 * np.trace(A, axis1=1, axis2=2) / n + 1e-12  # (S,)
+        floor = 1e-8 * lam.sum(axis=1) / n + 1e-12  # (S,)
         sig2 = np.maximum(sig2, floor[:, None])
-        C = A[:, None] + sig2[:, :, None, None] * np.eye(n)  # (S, Gn, n, n)
-        L = np.linalg.cholesky(C)
+        den = lam[:, None, :] + sig2[:, :, None]  # (S, Gn, n)
         b = np.einsum("im,sm->si", Z_obs, prior_mean)  # (S, n)
-        Ly = np.linalg.solve(L, np.broadcast_to(y, (S, grid_noise, n))[..., None])[..., 0]
-        Lb = np.linalg.solve(L, np.broadcast_to(b[:, None, :], (S, grid_noise, n))[..., None])[..., 0]
-        uu = np.einsum("sgi,sgi->sg", Ly, Ly)[..., None]
-        vv = np.einsum("sgi,sgi->sg", Ly, Lb)[..., None]
-        ww = np.einsum("sgi,sgi->sg", Lb, Lb)[..., None]
-        logdet = 2 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)  # (S, Gn)
+        ty = np.einsum("sij,i->sj", U, y)[:, None, :]  # U'y
+        tb = np.einsum("sij,si->sj", U, b)[:, None, :]  # U'b
+        uu = (ty * ty / den).sum(-1)[..., None]
+        vv = (ty * tb / den).sum(-1)[..., None]
+        ww = (tb * tb / den).sum(-1)[..., None]
+        logdet = np.log(den).sum(-1)  # (S, Gn)
 
     log_evidence, gi, scale = _scale_posterior(uu, vv, ww, logdet, n, lw_s, log_scale_mu, log_scale_sd, lo, hi,
                                                rng, grid_scale=grid_scale, evidence_only=evidence_only)
@@ -123,8 +147,8 @@ def adapt_draws(
     if n > 0:
         eps = sigma[:, None] * rng.standard_normal((S, n))
         resid = y[None, :] / scale[:, None] - theta0 @ Z_obs.T - eps  # (S, n)
-        Cs = A + (sigma**2)[:, None, None] * np.eye(n)
-        sol = np.linalg.solve(Cs, resid[..., None])[..., 0]  # (S, n)
+        # (A + sigma^2 I)^-1 resid in the eigenbasis of A
+        sol = np.einsum("sij,sj->si", U, np.einsum("sij,si->sj", U, resid) / (lam + (sigma**2)[:, None]))
         theta = theta0 + np.einsum("smk,ik,si->sm", V, Z_obs, sol, optimize=True)
     else:
         theta = theta0

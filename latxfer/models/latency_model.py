@@ -45,7 +45,7 @@ from latxfer.models.basis import (
     scale_sources,
 )
 from latxfer.models.config import config_hash, load_config
-from latxfer.models.conjugate import adapt_draws
+from latxfer.models.conjugate import adapt_draws, design_eig, lowrank
 from latxfer.models.graphs import build_graph
 from latxfer.models.posterior import DevicePosterior
 
@@ -480,14 +480,15 @@ class LatencyModel(FewShotMethod):
     def _run_fast(self, draws, sd, Z, y, rng, evidence_only=False) -> dict:
         return self._update(draws, *self._prior_blocks(draws, sd), Z, y, rng, evidence_only)
 
-    def _update(self, draws, mean, chol, Z, y, rng, evidence_only=False) -> dict:
-        """The fast path's conditional update from the prior ``N(mean, chol chol')`` for population ``draws``."""
+    def _update(self, draws, mean, chol, Z, y, rng, evidence_only=False, eig=None) -> dict:
+        """The fast path's conditional update from the prior ``N(mean, chol chol')`` for population ``draws``
+        (``eig``: :func:`~latxfer.models.conjugate.design_eig` of ``Z`` and this prior, if known)."""
         pop = self.population
         return adapt_draws(
             Z, y, mean, chol, pop["log_scale_mu"][draws], pop["log_scale_sd"][draws],
             pop["log_sigma_mu"][draws], pop["log_sigma_sd"][draws], rng,
             grid_scale=self.config["adapt"]["grid_scale"], grid_noise=self.config["adapt"]["grid_noise"],
-            sigma_floor=self._sigma_floor, evidence_only=evidence_only,
+            sigma_floor=self._sigma_floor, evidence_only=evidence_only, eig=eig,
         )
 
     def novelty_weights(self, archs, latency_ms, *, rng=None,
@@ -597,8 +598,22 @@ class LatencyModel(FewShotMethod):
 
     def _component_log_z(self, sub, comps, Z, y, rng) -> np.ndarray:
         """log(prior weight x marginal likelihood averaged over population draws ``sub``) per component."""
-        return np.array([np.log(c[2]) + np.logaddexp.reduce(
-            self._run_component(sub, c, Z, y, rng, True)["log_evidence"]) for c in comps])
+        eig = None
+        base = self._prior_blocks(sub, 0.0)[1]
+        if len(y) and not lowrank(len(y), base.shape[-1]) and any(c[0] != "population" for c in comps):
+            # the near-source components' covariance is source_shrink^2 x the population's (novelty sd 0):
+            # one eigendecomposition of the measured rows' prior covariance serves all of them
+            lam, U = design_eig(Z, base)
+            eig = (float(self.config["priors"]["source_shrink"]) ** 2 * lam, U)
+        out = []
+        for c in comps:
+            if c[0] == "population":
+                res = self._run_component(sub, c, Z, y, rng, True)
+            else:
+                res = self._update(sub, *self._source_prior(sub, c[1], c[0] == "source-linear"), Z, y, rng, True,
+                                   eig=eig)
+            out.append(np.log(c[2]) + np.logaddexp.reduce(res["log_evidence"]))
+        return np.array(out)
 
     def _weighted(self, pos, y) -> tuple[np.ndarray, np.ndarray]:
         """Design rows and latencies of end-to-end measurements at ``pos``, divided by their relative noise

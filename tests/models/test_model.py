@@ -494,6 +494,27 @@ def test_lowrank_update_is_the_dense_update():
     np.testing.assert_allclose(low["theta"].std(0), sd, rtol=0.2)
 
 
+def test_shared_design_eig_is_the_own_update():
+    """Near-source components share the population's decomposition of Z V Z', scaled by shrink^2 (what
+    _component_log_z passes): the same evidence and draws as computing it for the shrunk prior."""
+    from latxfer.models.conjugate import design_eig
+
+    rng = np.random.default_rng(0)
+    M, n, S, c = 6, 9, 50, 0.3
+    Z = np.c_[np.ones(n), rng.normal(size=(n, M - 1))]
+    m0 = rng.normal(size=(S, M))
+    L0 = np.tril(rng.normal(size=(S, M, M))) * 0.5
+    y = 2.0 * (Z @ m0[0] + 0.1 * rng.normal(size=n))
+    pops = (np.full(S, np.log(2.0)), np.ones(S), np.full(S, np.log(0.2)), np.ones(S))
+    own = adapt_draws(Z, y, m0, c * L0, *pops, np.random.default_rng(1))
+    lam, U = design_eig(Z, L0)
+    shared = adapt_draws(Z, y, m0, c * L0, *pops, np.random.default_rng(1), eig=(c**2 * lam, U))
+    for k in ("log_evidence", "theta", "scale", "sigma"):
+        np.testing.assert_allclose(shared[k], own[k], rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="eig has shapes"):
+        adapt_draws(Z[:-1], y[:-1], m0, L0, *pops, rng, eig=(lam, U))
+
+
 @pytest.fixture(scope="module")
 def fitted_fbnet(fbnet_help):
     with warnings.catch_warnings():
