@@ -146,7 +146,7 @@ def run(args) -> int:
     proxy = _proxy(model, args) if (args.proxy or args.proxy_csv) else None
     n_steps = int(np.ceil(args.max_k / max(args.batch, 1))) + 1
     _say(f"simulating {args.worlds} target devices x {n_steps} measurement counts "
-         f"(about {0.3 * args.worlds * n_steps:.0f} s)")
+         f"(about {0.4 * args.worlds * n_steps:.0f} s)")
     res = preposterior(model, archs, y, goal=goal, proxy_ms=proxy, threshold=args.threshold,
                        confidence=args.confidence, batch=args.batch, max_k=args.max_k, policy=args.policy,
                        n_worlds=args.worlds, device=dev, rng=args.seed, progress=sys.stderr.isatty(),
