@@ -552,18 +552,23 @@ def part_speed(args, log):
                      "max_rhat": round(m.diagnostics["max_rhat"], 4), "min_ess": round(m.diagnostics["min_ess"]),
                      "divergences": m.diagnostics["divergences"]})
     y = ds.latency.sel(device="pixel2").values
-    times = []
-    for seed in range(20):
-        a = measured_sample(ds.latx.measured("pixel2"), "pixel2", 10, seed)
-        t0 = time.perf_counter()
-        ad = m.adapt(a, y[a], rng=seed)
-        s = ad.posterior.summary(0.9)
-        times.append(time.perf_counter() - t0)
-        assert s.sizes["arch"] == 15625
+    rows = []
+    for n in (10, 30, 60, 100):  # 10: the target; 30-60: what `latxfer plan` re-adapts to
+        times = []
+        for seed in range(20 if n == 10 else 5):
+            a = measured_sample(ds.latx.measured("pixel2"), "pixel2", n, seed)
+            t0 = time.perf_counter()
+            ad = m.adapt(a, y[a], rng=seed)
+            s = ad.posterior.summary(0.9)
+            times.append(time.perf_counter() - t0)
+            assert s.sizes["arch"] == 15625
+        rows.append({"n": n, "calls": len(times), "median_s": round(float(np.median(times)), 3),
+                     "max_s": round(float(np.max(times)), 3)})
     log("## Speed (2-core machine)\n")
     log("Fit of the HELP NB201 source split (9 devices, models/hier.toml):\n\n" + md_table(pd.DataFrame(fits)) + "\n")
     log(f"Adapt (n = 10) + predict all 15,625 architectures with 90% intervals, model loaded: median "
-        f"{np.median(times):.3f} s, max {np.max(times):.3f} s over 20 calls.\n")
+        f"{rows[0]['median_s']:.3f} s, max {rows[0]['max_s']:.3f} s over {rows[0]['calls']} calls.  By the number "
+        "of target measurements n (pixel2, random architectures):\n\n" + md_table(pd.DataFrame(rows)) + "\n")
 
 
 def main(argv=None) -> int:
