@@ -233,7 +233,7 @@ def _adapt_draws_lowrank(Z_obs, y, prior_mean, prior_chol, log_scale_mu, log_sca
     ``logdet(sigma^2 I + W W') = (n - R) log sigma^2 + sum log(sigma^2 + lam)`` and
     ``a' (sigma^2 I + W W')^-1 b = (a'b - sum (U'W'a)(U'W'b) / (sigma^2 + lam)) / sigma^2``; the conditional
     of ``u`` is ``N(U diag(1/(sigma^2+lam)) U'W'r, U diag(sigma^2/(sigma^2+lam)) U')``.  Cost
-    ``O(S (n R^2 + R^3))`` instead of ``O(S G n^3)``: layer-wise measurements give hundreds of rows.
+    ``O(S (n R^2 + R^3))`` instead of ``O(S n^3)``: layer-wise measurements give hundreds of rows.
     """
     S, M = prior_mean.shape
     R = prior_chol.shape[-1]
