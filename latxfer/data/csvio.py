@@ -130,6 +130,10 @@ def _check(
             close = difflib.get_close_matches(c, cols, n=1, cutoff=0.6)
             if close:
                 hints.append(f"{close[0]!r} looks like a misspelling of {c!r}")
+        if len(cols) == 1:
+            sep = next((d for d in (";", "\t", "|") if d in cols[0] and all(r in cols[0] for r in REQUIRED_COLUMNS)), None)
+            if sep is not None:
+                hints.append(f"the header is separated by {sep!r}; latxfer reads comma-separated files")
         problems.append(
             Problem(
                 MissingColumnError,

@@ -79,6 +79,9 @@ def test_missing_and_misspelled_column(tmp_path):
     p = write(tmp_path, "device,arch_index\nd,0\n", "n.csv")
     with pytest.raises(MissingColumnError, match="latency_ms"):
         latxfer.read_csv(p)
+    p = write(tmp_path, "device;arch_index;latency_ms\nd;0;1.0\n", "s.csv")
+    with pytest.raises(MissingColumnError, match="separated by ';'; latxfer reads comma-separated"):
+        latxfer.read_csv(p)
 
 
 def test_non_numeric_latency_names_lines(tmp_path):
