@@ -50,6 +50,17 @@ def test_assess_json(fitted_path, target_csv, capsys):
     assert res["proxy"] == "pixel3" and res["n_measured"] == 10
 
 
+def test_reuse_calls_below_098_carry_a_caution():
+    from latxfer.cli_model import REUSE_CAUTION_BELOW, decision_reason
+
+    sure, unsure = decision_reason("reuse", 0.995, 0.9, 0.9), decision_reason("reuse", 0.93, 0.9, 0.9)
+    assert "can be reused" in sure and "confirm" not in sure
+    assert "P(SRCC >= 0.9) = 0.93" in unsure and "confirm with a few more measurements" in unsure
+    assert REUSE_CAUTION_BELOW == 0.98
+    assert "confirm" not in decision_reason("adapt", 0.02, 0.9, 0.9)
+    assert "measure more architectures" in decision_reason("measure more", 0.5, 0.9, 0.9)
+
+
 def test_search_with_a_real_model_starts_from_the_source_fronts(fitted_path, target_csv, tmp_path, capsys):
     from latxfer import nas
     from latxfer.models import load_model
