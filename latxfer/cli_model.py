@@ -230,7 +230,8 @@ def decision_reason(decision: str, p_above: float, threshold: float, confidence:
     return {
         "reuse": f"P(SRCC >= {threshold}) = {p_above:.2f} >= {confidence}: the proxy's ranking "
                  "(and its Pareto set) can be reused on the target" + (
-                     "; but reuse calls with P below 0.98 were right in only 54-79% of held-out cases (docs/bayes.md, "
+                     f"; but reuse calls with P below {REUSE_CAUTION_BELOW:g} were right in only 54-79% of held-out "
+                     "cases (docs/bayes.md, "
                      "'Decisions after very few measurements'): confirm with a few more measurements"
                      if p_above < REUSE_CAUTION_BELOW else ""),
         "adapt": f"P(SRCC >= {threshold}) = {p_above:.2f} <= {1 - confidence:.2f}: monotonicity is "

@@ -34,9 +34,12 @@ def design_eig(Z_obs: np.ndarray, prior_chol: np.ndarray) -> tuple[np.ndarray, n
     """Eigendecomposition ``Z V Z' = U diag(lam) U'`` per draw (``V = L L'``): ``lam`` ``(S, n)`` clipped at 0, ``U``
     ``(S, n, n)``.  Priors whose covariances differ by a factor ``c`` (``V -> c V``) share ``U``; their ``lam``
     scales by ``c`` (pass ``eig=(c * lam, U)`` to :func:`adapt_draws`)."""
-    V = prior_chol @ np.swapaxes(prior_chol, -1, -2)
-    A = np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs, optimize=True)  # (S, n, n)
-    lam, U = np.linalg.eigh(A)
+    return _design_eig_of(Z_obs, prior_chol @ np.swapaxes(prior_chol, -1, -2))
+
+
+def _design_eig_of(Z_obs: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`design_eig` from the prior covariance ``V`` ``(S, M, M)`` itself."""
+    lam, U = np.linalg.eigh(np.einsum("im,smk,jk->sij", Z_obs, V, Z_obs, optimize=True))
     return np.maximum(lam, 0.0), U
 
 
@@ -119,7 +122,7 @@ def adapt_draws(
         # one eigendecomposition per draw of A = Z V Z' = U diag(lam) U' makes every noise node diagonal:
         # C = A + sigma^2 I has log|C| = sum log(lam + sigma^2) and a'C^-1 b = sum (U'a)(U'b) / (lam + sigma^2).
         # (A Cholesky factor and two solves per noise node cost 3-4x more at n = 30-60.)
-        lam, U = design_eig(Z_obs, prior_chol) if eig is None else eig  # (S, n), (S, n, n)
+        lam, U = _design_eig_of(Z_obs, V) if eig is None else eig  # (S, n), (S, n, n)
         if lam.shape != (S, n) or U.shape != (S, n, n):
             raise ValueError(f"eig has shapes {lam.shape}, {U.shape}; expected {(S, n)}, {(S, n, n)}")
         # A has rank <= M: with more measurements than coefficients and a tiny noise node, A + sigma^2 I

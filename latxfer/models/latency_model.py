@@ -589,31 +589,27 @@ class LatencyModel(FewShotMethod):
                 comps += [("source-linear", d, lin * w_src / D) for d in range(D)]
         return comps
 
-    def _run_component(self, draws, comp, Z, y, rng, evidence_only=False) -> dict:
+    def _run_component(self, draws, comp, Z, y, rng, evidence_only=False, eig=None) -> dict:
+        """The fast update under one prior component; ``eig`` (near-source components only): the shared
+        :func:`~latxfer.models.conjugate.design_eig` of ``Z`` and the component's prior."""
         kind, par, _ = comp
         if kind == "population":
             return self._run_fast(draws, par, Z, y, rng, evidence_only)
         return self._update(draws, *self._source_prior(draws, par, kind == "source-linear"), Z, y, rng,
-                            evidence_only)
+                            evidence_only, eig)
 
     def _component_log_z(self, sub, comps, Z, y, rng) -> np.ndarray:
         """log(prior weight x marginal likelihood averaged over population draws ``sub``) per component."""
         eig = None
-        base = self._prior_blocks(sub, 0.0)[1]
-        if len(y) and not lowrank(len(y), base.shape[-1]) and any(c[0] != "population" for c in comps):
-            # the near-source components' covariance is source_shrink^2 x the population's (novelty sd 0):
-            # one eigendecomposition of the measured rows' prior covariance serves all of them
-            lam, U = design_eig(Z, base)
-            eig = (float(self.config["priors"]["source_shrink"]) ** 2 * lam, U)
-        out = []
-        for c in comps:
-            if c[0] == "population":
-                res = self._run_component(sub, c, Z, y, rng, True)
-            else:
-                res = self._update(sub, *self._source_prior(sub, c[1], c[0] == "source-linear"), Z, y, rng, True,
-                                   eig=eig)
-            out.append(np.log(c[2]) + np.logaddexp.reduce(res["log_evidence"]))
-        return np.array(out)
+        if len(y) and any(c[0] != "population" for c in comps):
+            base = self._prior_blocks(sub, 0.0)[1]
+            if not lowrank(len(y), base.shape[-1]):
+                # the near-source components' covariance is source_shrink^2 x the population's (novelty sd 0):
+                # one eigendecomposition of the measured rows' prior covariance serves all of them
+                lam, U = design_eig(Z, base)
+                eig = (float(self.config["priors"]["source_shrink"]) ** 2 * lam, U)
+        return np.array([np.log(c[2]) + np.logaddexp.reduce(self._run_component(
+            sub, c, Z, y, rng, True, None if c[0] == "population" else eig)["log_evidence"]) for c in comps])
 
     def _weighted(self, pos, y) -> tuple[np.ndarray, np.ndarray]:
         """Design rows and latencies of end-to-end measurements at ``pos``, divided by their relative noise
