@@ -8,7 +8,10 @@
 Prints the recommended number of further measurements and the next batch of architectures as a CSV
 (``device,arch_index,latency_ms`` with ``latency_ms`` empty) for the user to fill in, append to the target
 CSV and run ``latxfer plan`` again (the loop of ``docs/planning.md``).  Architectures are proposed among
-those a source device measured, except the space's degenerate ones (NB201's disconnected cells).
+those a source device measured, except the space's degenerate ones (NB201's disconnected cells).  With
+``--target-csv`` it first prints the model's track record on the device: the CSV's rows replayed in their
+order, in rounds, each predicted from the rounds before it (``plan.track_record``), with a warning when too
+few fell inside their 90% interval (``plan.track_verdict``).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def add_arguments(p) -> None:
 
 
 def _target(model, csv):
+    import pandas as pd
+
     from latxfer.data.csvio import read_csv
     from latxfer.errors import ConfigError, LeakageError
 
@@ -82,6 +87,11 @@ def _target(model, csv):
         raise ConfigError(f"{csv}: holds layer-wise measurements; planning simulates end-to-end measurements, "
                           "so give end-to-end latencies (device,arch_index,latency_ms) to `latxfer plan`")
     long = ds.latx.select([dev]).latx.to_long()
+    # in the order the architectures were first measured (the rows' order), for the track record
+    from latxfer.data.csvio import read_rows
+
+    order = pd.unique(read_rows(csv, space=None if space == "unknown" else space)["arch_index"])
+    long = long.set_index("arch_index").loc[order].reset_index()
     return dev, long["arch_index"].to_numpy(), long["latency_ms"].to_numpy()
 
 
@@ -128,7 +138,7 @@ def run(args) -> int:
 
     from latxfer.errors import ConfigError
     from latxfer.models import load_model
-    from latxfer.plan import parse_goal, preposterior
+    from latxfer.plan import parse_goal, preposterior, track_verdict
 
     goal = parse_goal(args.goal)
     for opt in ("out", "plot"):
@@ -151,6 +161,16 @@ def run(args) -> int:
                        confidence=args.confidence, batch=args.batch, max_k=args.max_k, policy=args.policy,
                        n_worlds=args.worlds, device=dev, rng=args.seed, progress=sys.stderr.isatty(),
                        trim=args.trim)
+    track = None
+    if len(archs):
+        from latxfer.plan import TRACK_MAX_ROUNDS, track_record
+
+        per_round = max(args.batch, -(-len(archs) // TRACK_MAX_ROUNDS))
+        track = track_record(model, archs, y, batch=per_round, device=dev, rng=args.seed)
+        # the last round ends where the plan starts: show the plan's own "now" there (the same quantity, the
+        # plan's posterior draws instead of a second set), so the table, the line and "now" agree
+        track.loc[track.index[-1], "expected_srcc_after"] = res.current["expected_srcc"]
+        res.history = list(zip(track["n_before"] + track["n"], track["expected_srcc_after"], strict=True))
     nxt = pd.DataFrame({"device": dev, "arch_index": res.next_archs.astype(np.int64), "latency_ms": ""})
     if args.out:
         out = Path(args.out)
@@ -164,6 +184,10 @@ def run(args) -> int:
     if args.json:
         d = res.to_dict()
         d.update({"model": str(args.model), "proxy": args.proxy, "next_csv": args.out, "plot": args.plot})
+        if track is not None:
+            d["track_record"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                                 for r in track.astype(object).to_dict("records")]
+            d["track_warning"] = track_verdict(track)
         print(json.dumps(d, indent=2, default=float))
     else:
         cur = res.current
@@ -174,6 +198,19 @@ def run(args) -> int:
             line += (f"; P(SRCC({args.proxy or 'proxy'}, target) >= {res.threshold:g}) = {cur['p_above']:.2f}"
                      f" -> {cur['decision']}")
         print(line)
+        if track is not None:
+            print(f"  track record (your measurements in file order, rounds of {int(track['n'].iloc[0])}, each "
+                  f"predicted from the rounds before it; inside = within the {track.attrs['prob']:.0%} interval):")
+            tab = track.drop(columns=["below", "above"]).to_string(
+                index=False, float_format=lambda v: f"{v:.3f}")
+            print("    " + tab.replace("\n", "\n    "))
+            later = track[track["n_before"] > 0]
+            if len(later):
+                print(f"  predicted from earlier measurements: {int(later['inside'].sum())} of {int(later['n'].sum())}"
+                      f" inside their interval ({int(later['below'].sum())} below, {int(later['above'].sum())} above)")
+            warn = track_verdict(track)
+            if warn:
+                print(f"  WARNING: {warn}")
         df = res.to_frame()
         cols = ["k", "n_total", "srcc_median", "srcc_lo", "srcc_hi"] + (
             ["p_above_median", "decided_share"] if "p_above_median" in df else []) + ["goal_share"]

@@ -27,8 +27,9 @@ def plot_plan(result, path=None, *, others=None, title: str | None = None):
     result : PlanResult
         Its SRCC band (median over simulated devices, 90% band for a real one: ``PlanResult.band``) is
         drawn against the total number of target measurements; ``result.realised`` ``(n_measured,
-        value)`` pairs as points (true values, when known) and the current posterior's expected SRCC as
-        a diamond.  With a proxy, a
+        value)`` pairs as points (true values, when known), ``result.history`` (the posterior's expected
+        SRCC after each of the user's earlier rounds) as a thin line, and the current posterior's expected
+        SRCC as a diamond.  With a proxy, a
         second panel shows P(SRCC(proxy, target) >= threshold).
     path : path-like, optional
         Write the figure there (PNG, PDF, SVG by extension).
@@ -55,6 +56,10 @@ def plot_plan(result, path=None, *, others=None, title: str | None = None):
         if r.realised:
             rn, rv = np.asarray(r.realised, float).T
             ax.plot(rn, rv, "o", color=c, mec="k", ms=5, label=f"{label}: realised")
+    if result.history:
+        hn, hv = np.asarray(result.history, float).T
+        ax.plot(hn, hv, "-", color="k", lw=1, alpha=0.6, marker="D", ms=3,
+                label="after each of your rounds: the posterior's expected SRCC")
     now = result.current.get("expected_srcc") if result.current else None
     if now is not None and np.isfinite(now):
         ax.plot([result.n_measured], [now], "D", color="k", ms=5,

@@ -19,6 +19,8 @@ from latxfer.plan import (
     recommend,
     select_batch,
     shape_gaussian,
+    track_record,
+    track_verdict,
 )
 
 SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
@@ -310,6 +312,47 @@ def test_cli_plan_json_csv_and_plot(model_path, truth, tmp_path, capsys):
     nxt = pd.read_csv(out)
     assert list(nxt.columns) == ["device", "arch_index", "latency_ms"] and nxt["latency_ms"].isna().all()
     assert nxt["arch_index"].tolist() == d["next_archs"] and png.stat().st_size > 1000
+    # the track record replays the 5 measurements in rounds of 3 (the batch): 3 from the prior, then 2
+    assert [r["n"] for r in d["track_record"]] == [3, 2] and d["history"][-1][0] == 5
+    assert d["history"][-1][1] == pytest.approx(d["current"]["expected_srcc"])
+
+
+def test_track_record_predicts_each_round_from_the_ones_before(fitted, truth):
+    a = np.array([900, 40, 7000, 311, 12000, 5, 2500, 8800, 60, 14000, 77])
+    tr = track_record(fitted, a, truth[a], batch=4, rng=0)
+    assert tr["round"].tolist() == [1, 2, 3] and tr["n_before"].tolist() == [0, 4, 8]
+    assert tr["n"].tolist() == [4, 4, 3] and tr.attrs["prob"] == 0.9
+    assert ((tr["inside"] + tr["below"] + tr["above"]) == tr["n"]).all()
+    assert tr["expected_srcc_after"].between(-1, 1).all() and tr["srcc_pred"].notna().all()
+    # the first round is predicted from the prior: the same as an adaptation to nothing
+    prior = fitted.adapt([], [], rng=1).posterior
+    lo, hi = prior.interval(0.9)
+    p = prior.positions(a[:4])
+    inside_prior = int(((truth[a[:4]] >= lo[p]) & (truth[a[:4]] <= hi[p])).sum())
+    assert abs(int(tr["inside"].iloc[0]) - inside_prior) <= 1  # other draws of the same prior
+    # order matters (rounds are what was measured before), and the input is not modified
+    b = a.copy()
+    tr2 = track_record(fitted, a[::-1], truth[a[::-1]], batch=4, rng=0)
+    assert (a == b).all() and tr2["n_before"].tolist() == [0, 4, 8]
+    with pytest.raises(ConfigError, match="repeated"):
+        track_record(fitted, [1, 1], [2.0, 3.0])
+    with pytest.raises(ConfigError, match="2 architectures but 1"):
+        track_record(fitted, [1, 2], [2.0])
+    with pytest.raises(ConfigError, match="batch"):
+        track_record(fitted, [1, 2], [2.0, 3.0], batch=0)
+
+
+def test_track_verdict_warns_only_when_coverage_is_clearly_short():
+    import pandas as pd
+
+    def rec(inside_later):
+        df = pd.DataFrame({"n_before": [0, 5, 10], "n": [5, 5, 5], "inside": [0, *inside_later]})
+        df.attrs["prob"] = 0.9
+        return df
+
+    assert track_verdict(rec([5, 4])) is None  # 9 of 10: consistent with 90%
+    assert "6 of 10" in track_verdict(rec([3, 3]))  # P(Binom(10, 0.9) <= 6) = 0.013
+    assert track_verdict(rec([3, 3]).iloc[:2], min_n=10) is None  # too few to say
 
 
 def test_cli_plan_text_and_bad_input(model_path, tmp_path, capsys):

@@ -34,7 +34,7 @@ from latxfer.errors import (
     UnknownSpaceError,
 )
 
-__all__ = ["read_csv", "validate_csv", "Problem", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+__all__ = ["read_csv", "read_rows", "validate_csv", "Problem", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
 
 REQUIRED_COLUMNS = ("device", "arch_index", "latency_ms")
 OPTIONAL_COLUMNS = ("layer", "op", "space")
@@ -374,6 +374,33 @@ def validate_csv(
     return problems
 
 
+def read_rows(
+    path: str | os.PathLike, *, space: str | None = None, missing_values: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """The validated rows of a tidy latency CSV, in file order, repeats kept (no reduction).
+
+    Columns ``device, arch_index, latency_ms`` (and ``layer`` for layer-wise files); rows that are
+    missing-value markers are dropped.  ``attrs["space"]`` holds the search space (the argument, else the
+    file's ``space`` column, else None) and ``attrs["n_missing_markers"]`` the count of dropped rows.  The
+    row order is the order the measurements were written in, which :func:`read_csv` does not keep
+    (``latxfer plan`` uses it to replay a user's rounds).  Raises what :func:`read_csv` raises.
+    """
+    path = Path(path)
+    df = _read_raw(path)
+    problems, clean, space = _check(df, path, space, missing_values)
+    if problems:
+        first = problems[0].error
+        same = [p.message for p in problems if p.error is first]
+        others = len(problems) - len(same)
+        msg = "\n".join(same)
+        if others:
+            msg += f"\n(and {others} other problem(s); run `latxfer data validate {path}` to list all)"
+        raise first(msg)
+    clean.attrs["space"] = space
+    clean.attrs["n_missing_markers"] = int(len(df) - len(clean))
+    return clean
+
+
 def read_csv(
     path: str | os.PathLike,
     *,
@@ -419,16 +446,8 @@ def read_csv(
     if reduce not in REDUCTIONS:
         raise ConfigError(f"unknown reduction {reduce!r}; expected one of {list(REDUCTIONS)}")
     path = Path(path)
-    df = _read_raw(path)
-    problems, clean, space = _check(df, path, space, missing_values)
-    if problems:
-        first = problems[0].error
-        same = [p.message for p in problems if p.error is first]
-        others = len(problems) - len(same)
-        msg = "\n".join(same)
-        if others:
-            msg += f"\n(and {others} other problem(s); run `latxfer data validate {path}` to list all)"
-        raise first(msg)
+    clean = read_rows(path, space=space, missing_values=missing_values)
+    space = clean.attrs["space"]
     archs = None
     if all_archs:
         sp = _get_space(space)
@@ -444,6 +463,5 @@ def read_csv(
         provenance=f"read from {path}",
         source="user",
     )
-    n_markers = len(df) - len(clean)
-    ds.attrs["n_missing_markers"] = int(n_markers)
+    ds.attrs["n_missing_markers"] = int(clean.attrs["n_missing_markers"])
     return ds

@@ -41,6 +41,17 @@ def test_read_good_csv(tmp_path):
     assert p.read_text() == before  # nothing the user gave us is touched
 
 
+def test_read_rows_keeps_file_order_and_repeats(tmp_path):
+    from latxfer.data.csvio import read_rows
+
+    p = write(tmp_path, "device,arch_index,latency_ms\nmydev,7,1.5\nmydev,2,-1\nmydev,3,2.5\nmydev,7,1.6\n")
+    rows = read_rows(p, missing_values=[-1])
+    assert rows["arch_index"].tolist() == [7, 3, 7] and rows["latency_ms"].tolist() == [1.5, 2.5, 1.6]
+    assert rows.attrs["n_missing_markers"] == 1 and rows.attrs["space"] is None
+    with pytest.raises(InvalidLatencyError, match="line"):
+        read_rows(write(tmp_path, "device,arch_index,latency_ms\nmydev,7,-1\n"))
+
+
 def test_read_gzip_and_all_archs(tmp_path):
     p = tmp_path / "m.csv.gz"
     with gzip.open(p, "wt") as f:
