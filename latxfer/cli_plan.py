@@ -185,8 +185,9 @@ def run(args) -> int:
         d = res.to_dict()
         d.update({"model": str(args.model), "proxy": args.proxy, "next_csv": args.out, "plot": args.plot})
         if track is not None:
-            d["track_record"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-                                 for r in track.astype(object).to_dict("records")]
+            d["track_record"] = [{k: (int(v) if k not in ("srcc_pred", "expected_srcc_after") else
+                                      float(v) if np.isfinite(v) else None) for k, v in r.items()}
+                                 for r in track.to_dict("records")]
             d["track_warning"] = track_verdict(track)
         print(json.dumps(d, indent=2, default=float))
     else:

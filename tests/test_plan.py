@@ -314,6 +314,7 @@ def test_cli_plan_json_csv_and_plot(model_path, truth, tmp_path, capsys):
     assert nxt["arch_index"].tolist() == d["next_archs"] and png.stat().st_size > 1000
     # the track record replays the 5 measurements in rounds of 3 (the batch): 3 from the prior, then 2
     assert [r["n"] for r in d["track_record"]] == [3, 2] and d["history"][-1][0] == 5
+    assert isinstance(d["track_record"][0]["inside"], int) and d["track_record"][0]["srcc_pred"] is not None
     assert d["history"][-1][1] == pytest.approx(d["current"]["expected_srcc"])
 
 
