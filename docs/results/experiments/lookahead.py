@@ -18,13 +18,19 @@ samsung_s7 left out of the sources, the model refitted without them) unless ``--
   candidates are scored by the lookahead, by the ``rank`` criterion, and by the answer (the realised SRCC
   on the REAL table after measuring c).  Reports the Spearman correlation of each score with the answer
   and the realised SRCC of each criterion's pick against the best and median candidate.
-* ``loop``: the user's loop one measurement at a time with the lookahead picking the best of
-  ``--cands`` random candidates each step, until the realised SRCC reaches 0.95 (or ``--max``).
+* ``loop``: the user's loop one measurement at a time, ``--policy lookahead`` picking the best of
+  ``--cands`` random candidates each step (``rank``: the shipped criterion; ``random``), until the
+  realised SRCC reaches 0.95 or, with ``--full``, up to ``--max``.
 
-Run from the repository root (fits cached in ``--cache``; the planning benchmark's cache)::
+Run from the repository root (fits cached in ``--cache``; the planning benchmark's cache).  The runs
+recorded in docs/planning.md ("The best a selection that uses the model can do, tried")::
 
-    LATXFER_DATA=... LATXFER_OFFLINE=1 .venv/bin/python docs/results/experiments/lookahead.py diagnose \\
-        --seeds 2 --cache /tmp/latxfer-bench-mix OUT.csv
+    export LATXFER_DATA=... LATXFER_OFFLINE=1
+    python docs/results/experiments/lookahead.py diagnose OUT.csv \\
+        --devices pixel3 samsung_s7 gold_6240 titanx_1 --seeds 3 --start 0 2 5
+    python docs/results/experiments/lookahead.py loop OUT.csv --policy lookahead --full --max 12 --seeds 4 \\
+        --devices pixel3 samsung_s7 gold_6240 titanx_1        # and --policy rank, --policy random
+    python docs/results/experiments/lookahead.py loop OUT.csv --targets raspi4 eyeriss --seeds 5 --max 15
 """
 
 from __future__ import annotations
