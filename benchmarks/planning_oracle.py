@@ -44,24 +44,32 @@ def _realised(light, archs, truth, seed) -> float:
     return _realised_srcc(_posterior(light, archs, truth, seed), truth)
 
 
-def _describe(light, post, tries, best) -> dict:
-    """Where the oracle's pick sits among the tried candidates (percentiles, 1 = highest): its leverage in
-    the shape design, its posterior-mean latency, and the score active selection's ``rank`` criterion
-    gives it as the next single measurement (``plan.select_batch``'s first greedy step)."""
-    from scipy.stats import rankdata
-
+def rank_scores(light, post, tries) -> np.ndarray:
+    """The score active selection's ``rank`` criterion gives each of ``tries`` as the next single measurement
+    (``plan.select_batch``'s first greedy step)."""
     from latxfer.plan import _design, _step_scores, _tie_weighted_gram, shape_gaussian
 
     d = _design(light)
-    pos = light.basis.positions(tries)
     V, s2 = shape_gaussian(post, d.Z, d.pinv)
-    rank_score = _step_scores(d.Z[pos], V, s2, "rank", _tie_weighted_gram(post, d.Z, V, d.G))
+    return _step_scores(d.Z[light.basis.positions(tries)], V, s2, "rank", _tie_weighted_gram(post, d.Z, V, d.G))
+
+
+def _describe(light, post, tries, best) -> dict:
+    """Where the oracle's pick sits among the tried candidates (percentiles, 1 = highest): its leverage in
+    the shape design, its posterior-mean latency, and its :func:`rank_scores` score."""
+    from scipy.stats import rankdata
+
+    from latxfer.plan import _design
+
+    pos = light.basis.positions(tries)
+    rank_score = rank_scores(light, post, tries)
     mu = post.mean(noise_free=True)[pos]
 
     def pct(x):
         return float(rankdata(x)[best] / len(x))
 
-    return {"leverage_pct": pct(d.leverage[pos]), "latency_pct": pct(mu), "rank_score_pct": pct(rank_score)}
+    return {"leverage_pct": pct(_design(light).leverage[pos]), "latency_pct": pct(mu),
+            "rank_score_pct": pct(rank_score)}
 
 
 def main(argv=None) -> int:

@@ -68,7 +68,7 @@ def add_arguments(p) -> None:
 def _target(model, csv):
     import pandas as pd
 
-    from latxfer.data.csvio import read_csv
+    from latxfer.data.csvio import read_csv, read_rows
     from latxfer.errors import ConfigError, LeakageError
 
     ds = read_csv(csv, space=model.space_name if model.space_name != "unknown" else None)
@@ -88,8 +88,6 @@ def _target(model, csv):
                           "so give end-to-end latencies (device,arch_index,latency_ms) to `latxfer plan`")
     long = ds.latx.select([dev]).latx.to_long()
     # in the order the architectures were first measured (the rows' order), for the track record
-    from latxfer.data.csvio import read_rows
-
     order = pd.unique(read_rows(csv, space=None if space == "unknown" else space)["arch_index"])
     long = long.set_index("arch_index").loc[order].reset_index()
     return dev, long["arch_index"].to_numpy(), long["latency_ms"].to_numpy()

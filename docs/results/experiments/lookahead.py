@@ -46,6 +46,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from planning import GOAL, _cands, _model, _non_target_cases, _realised_srcc, _truth  # noqa: E402
+from planning_oracle import rank_scores  # noqa: E402
 
 
 def _post(light, archs, y, seed):
@@ -69,14 +70,6 @@ def lookahead_scores(light, post, archs, y, tries, E, outcomes, seed):
             Ej = E[~q.measured[E]]
             out[j] += _score(q, None, Ej, None, 0.9)["expected_srcc"] / outcomes
     return out
-
-
-def rank_scores(light, post, tries):
-    from latxfer.plan import _design, _step_scores, _tie_weighted_gram, shape_gaussian
-
-    d = _design(light)
-    V, s2 = shape_gaussian(post, d.Z, d.pinv)
-    return _step_scores(d.Z[light.basis.positions(tries)], V, s2, "rank", _tie_weighted_gram(post, d.Z, V, d.G))
 
 
 def _cases(args):
