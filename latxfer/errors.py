@@ -25,6 +25,7 @@ __all__ = [
     "InsufficientDataError",
     "UndefinedCorrelationError",
     "LeakageError",
+    "OutputPathError",
     "ModelFileError",
     "ModelVersionError",
     "ConfigError",
@@ -99,6 +100,10 @@ class UndefinedCorrelationError(LatxferError):
 
 class LeakageError(LatxferError):
     """An evaluation would use target-device data for fitting (target also a source)."""
+
+
+class OutputPathError(LatxferError):
+    """An output path latxfer must not write: it exists, is an input, is not latxfer's, or is unwritable."""
 
 
 class ModelFileError(LatxferError):

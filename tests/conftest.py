@@ -17,6 +17,12 @@ def _data_dir() -> Path:
     return Path(os.environ.get("LATXFER_DATA") or _DEFAULT)
 
 
+# Session-scoped fixtures (a fitted model) run before the function-scoped ``_data_env`` below, so the
+# data directory and the no-download rule are also set for the whole session here.
+os.environ.setdefault("LATXFER_DATA", str(_data_dir()))
+os.environ.setdefault("LATXFER_OFFLINE", "1")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The data directory holding the real latency files (skips the test if it is absent)."""
