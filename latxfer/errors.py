@@ -32,6 +32,8 @@ __all__ = [
     "FetchError",
     "IntegrityError",
     "UnsafePickleError",
+    "ImplausibleLatencyError",
+    "ImplausibleLatencyWarning",
 ]
 
 
@@ -128,3 +130,16 @@ class IntegrityError(FetchError):
 
 class UnsafePickleError(LatxferError):
     """A pickle tried to load a global (class or function): refused, it could execute code."""
+
+
+class ImplausibleLatencyError(InvalidLatencyError):
+    """Latencies that no architecture of a search space could produce on one device.
+
+    Orders of magnitude off the device's other values, repeats of one architecture that disagree far
+    beyond measurement noise, no variation at all, or far off a reference (the sources).  Accept them
+    with ``allow_implausible=True`` (``--allow-implausible`` on the command line).
+    """
+
+
+class ImplausibleLatencyWarning(LatxferWarning):
+    """Implausible latencies that were accepted with ``allow_implausible=True`` (names rows and why)."""
