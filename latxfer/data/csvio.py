@@ -11,8 +11,10 @@ are legitimate and reduced with a user-selectable reduction (default median, cou
 
 from __future__ import annotations
 
+import csv
 import difflib
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,8 @@ __all__ = ["read_csv", "read_rows", "validate_csv", "Problem", "REQUIRED_COLUMNS
 
 REQUIRED_COLUMNS = ("device", "arch_index", "latency_ms")
 OPTIONAL_COLUMNS = ("layer", "op", "space")
+#: Largest index (arch_index, layer, op) a file may hold: every integer up to it is exact in float64.
+_MAX_INDEX = 2**53
 
 
 def _space_with_table(name: str):
@@ -73,15 +77,16 @@ def _read_raw(path: Path) -> pd.DataFrame:
     if path.is_dir():
         raise DataFileNotFoundError(f"{path}: is a directory, expected a CSV file")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise EmptyDataError(
             f"{path}: the file is empty; expected a header 'device,arch_index,latency_ms' and one row "
             "per measurement"
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (pd.errors.ParserError, UnicodeError, OSError, EOFError, zlib.error, csv.Error, ValueError) as exc:
+        # ValueError: pandas' own complaints (e.g. NUL bytes, a corrupt compressed stream)
         raise EmptyDataError(f"{path}: cannot be read as a CSV file ({exc})") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = [str(c).strip().lstrip("\ufeff").strip() for c in df.columns]
     return df
 
 
@@ -168,10 +173,11 @@ def _check_device_arch(raw: _Raw) -> tuple[pd.Series, np.ndarray]:
     if bad.any():
         raw.add(InvalidLatencyError, f"empty device name at {_lines_text(line[bad].tolist())}", bad)
     arch = pd.to_numeric(df["arch_index"].str.strip(), errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(arch) | (arch != np.round(arch)) | (arch < 0)
+    bad = ~np.isfinite(arch) | (arch != np.round(arch)) | (arch < 0) | (arch > _MAX_INDEX)
     if bad.any():
         raw.add(UnknownArchitectureError,
-                f"arch_index must be a non-negative integer; got "
+                "arch_index must be a non-negative integer"
+                + (f" (at most {_MAX_INDEX})" if np.any(arch > _MAX_INDEX) else "") + "; got "
                 f"{_values_text(df['arch_index'][bad])} at {_lines_text(line[bad].tolist())}", bad)
     return dev, arch
 
@@ -223,7 +229,7 @@ def _check_in_space(raw: _Raw, arch: np.ndarray) -> tuple[object, np.ndarray | N
         sp = _get_space(raw.space)
     except UnknownSpaceError as exc:
         raw.add(UnknownSpaceError, str(exc))
-    arch_ok = np.isfinite(arch) & (arch == np.round(arch)) & (arch >= 0)
+    arch_ok = np.isfinite(arch) & (arch == np.round(arch)) & (arch >= 0) & (arch <= _MAX_INDEX)
     if sp is not None:
         out = arch_ok & (arch >= sp.n_archs)
         if out.any():
@@ -234,7 +240,7 @@ def _check_in_space(raw: _Raw, arch: np.ndarray) -> tuple[object, np.ndarray | N
     if not raw.has_layer:
         return sp, None
     layer = pd.to_numeric(df["layer"].str.strip(), errors="coerce").to_numpy(dtype=float)
-    badl = ~np.isfinite(layer) | (layer != np.round(layer)) | (layer < 0)
+    badl = ~np.isfinite(layer) | (layer != np.round(layer)) | (layer < 0) | (layer > _MAX_INDEX)
     n_pos = getattr(sp, "n_positions", None) if sp is not None else None
     if n_pos is not None:
         badl |= np.isfinite(layer) & (layer >= n_pos)
@@ -253,7 +259,7 @@ def _check_ops(raw: _Raw, sp, arch: np.ndarray, arch_ok: np.ndarray, layer: np.n
     df, line = raw.df, raw.line
     op = pd.to_numeric(df["op"].str.strip(), errors="coerce").to_numpy(dtype=float)
     n_ops = getattr(sp, "n_ops", None) if sp is not None else None
-    bado = ~np.isfinite(op) | (op != np.round(op)) | (op < 0)
+    bado = ~np.isfinite(op) | (op != np.round(op)) | (op < 0) | (op > _MAX_INDEX)
     if n_ops is not None:
         bado |= np.isfinite(op) & (op >= n_ops)
     if bado.any():
