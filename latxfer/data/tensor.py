@@ -46,7 +46,7 @@ __all__ = ["from_long", "REDUCTIONS", "LatxAccessor", "positions"]
 REDUCTIONS = ("median", "mean", "min", "max", "first", None)
 
 
-def positions(coord, values, *, what: str = "architecture") -> np.ndarray:
+def positions(coord, values, *, what: str = "architecture", missing: str = "raise") -> np.ndarray:
     """Positions of ``values`` in the 1-D coordinate ``coord`` (e.g. architecture indices in ``arch``).
 
     The one index-to-position lookup of latxfer: ``coord`` may be in any order (it is argsorted when
@@ -60,6 +60,8 @@ def positions(coord, values, *, what: str = "architecture") -> np.ndarray:
         Values to locate, any shape.
     what : str
         What the values are, for the error message.
+    missing : {"raise", "mark"}
+        A value not in ``coord``: raise (default), or ``"mark"`` it with position -1.
 
     Returns
     -------
@@ -82,11 +84,14 @@ def positions(coord, values, *, what: str = "architecture") -> np.ndarray:
     pos = np.searchsorted(sorted_coord, values)
     clipped = np.minimum(pos, max(len(coord) - 1, 0))
     bad = (pos >= len(coord)) | (sorted_coord[clipped] != values) if len(coord) else np.ones(values.shape, bool)
+    out = (clipped if order is None else order[clipped]).astype(np.int64)
     if np.any(bad):
-        missing = np.unique(values[bad])
-        shown = ", ".join(str(v) for v in missing[:8]) + (" ..." if len(missing) > 8 else "")
-        raise UnknownArchitectureError(f"{len(missing)} {what} value(s) not in the coordinate: {shown}")
-    return (clipped if order is None else order[clipped]).astype(np.int64)
+        if missing == "mark":
+            return np.where(bad, -1, out)
+        absent = np.unique(values[bad])
+        shown = ", ".join(str(v) for v in absent[:8]) + (" ..." if len(absent) > 8 else "")
+        raise UnknownArchitectureError(f"{len(absent)} {what} value(s) not in the coordinate: {shown}")
+    return out
 
 
 def _reduce(values: np.ndarray, group: np.ndarray, n_groups: int, how: str) -> np.ndarray:
