@@ -152,3 +152,21 @@ def test_cli_validate_reports_findings(tmp_path, capsys):
     assert main(["data", "validate", str(p), "--space", "nb201"]) == 1
     out = capsys.readouterr().out
     assert "ImplausibleLatencyError" in out and "line 4" in out
+
+
+def test_extreme_but_real_samples_pass(nb201_help):
+    # pixel3's slowest architectures next to its fastest (a disconnected cell): 4.05 decades apart
+    x = nb201_help.latency.sel(device="pixel3").to_series().sort_values()
+    sample = list(x.index[-4:]) + [x.index[0]]
+    df = _write_df(_rows(nb201_help, "pixel3", sample))
+    assert find_implausible(df, reference=nb201_help) == []
+
+
+def test_layer_wise_table(shared):
+    lay = shared["fbnet-layers"].latx.select(["raspi4"]).isel(arch=slice(0, 6)).latx.to_long()
+    assert find_implausible(lay) == []
+    bad = lay.iloc[[0]].assign(latency_ms=lay["latency_ms"].iloc[0] + 500.0)
+    import pandas as pd
+
+    (prob,) = find_implausible(pd.concat([lay, bad], ignore_index=True))
+    assert "repeated measurements" in prob.message and "layer 0" in prob.message
