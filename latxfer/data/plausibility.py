@@ -53,7 +53,7 @@ import pandas as pd
 import xarray as xr
 
 from latxfer import dims as D
-from latxfer.data.problems import Problem, lines_text, values_text
+from latxfer.data.problems import Problem, lines_text
 from latxfer.data.tensor import positions
 from latxfer.errors import ImplausibleLatencyError, ImplausibleLatencyWarning
 
@@ -126,34 +126,42 @@ def _per_arch(df: pd.DataFrame, has_layer: bool) -> pd.DataFrame:
 
 
 def _magnitude(df, vals, has_layer, pre) -> list[Problem]:
+    """Values orders of magnitude off their device's median (each row; layer-wise: each architecture's sum)."""
     out = []
+    rows_of = vals if has_layer else df
+    meds = {}
     for dev, v in vals.groupby("device", sort=False):
         x = v["latency_ms"].to_numpy(dtype=float)
-        archs = v["arch_index"].to_numpy()
+        x = x[x > 0]
+        meds[dev] = float(np.median(np.log10(x))) if x.size >= 2 else math.nan
+    for dev, v in rows_of.groupby("device", sort=False):
+        x = v["latency_ms"].to_numpy(dtype=float)
         pos = x > 0
         lx = np.full(len(x), np.nan)
         lx[pos] = np.log10(x[pos])
-        med = float(np.median(lx[pos])) if pos.sum() >= 2 else math.nan
-        notes = []
+        med = meds.get(dev, math.nan)
+        absolute = (x > MAX_MS) | (pos & (x < MIN_MS) & (not has_layer))
         with np.errstate(invalid="ignore"):
             high = (lx - med > HIGH_DECADES) | (x > MAX_MS)
             low = np.zeros(len(x), bool) if has_layer else (med - lx > LOW_DECADES) | (pos & (x < MIN_MS))
         for mask, word, limit in ((high, "above", HIGH_DECADES), (low, "below", LOW_DECADES)):
             if not mask.any():
                 continue
-            rows, lines = _rows(_select(df, dev, archs[mask]))
+            sub = v[mask] if not has_layer else _select(df, dev, v["arch_index"].to_numpy()[mask])
+            rows, lines = _rows(sub)
             if math.isfinite(med):
                 k = float(np.nanmax(np.abs(lx[mask] - med)))
                 why = (f"up to {k:.1f} orders of magnitude {word} the device's median {10 ** med:.3g} ms "
                        f"(plausible: within {limit:g})")
+                if (mask & absolute).any():
+                    why += f", and outside the plausible {MIN_MS:g}-{MAX_MS:g} ms of one inference"
             else:
                 why = f"outside the plausible {MIN_MS:g}-{MAX_MS:g} ms of one inference"
-            if math.isfinite(med) and ((mask & ((x > MAX_MS) | (pos & (x < MIN_MS)))).any()):
-                why += f", and outside the plausible {MIN_MS:g}-{MAX_MS:g} ms of one inference"
-            notes.append(Problem(ImplausibleLatencyError,
-                                 f"{pre}device {dev!r}: latency {values_text(np.unique(x[mask]))} ms at {rows} "
-                                 f"is {why}; a typo or a unit mistake? ({_ACCEPT})", lines))
-        out += notes
+            shown = ", ".join(f"{u:.6g}" for u in np.unique(x[mask])[:8])
+            what = "latency" if not has_layer else "sum of layer latencies"
+            out.append(Problem(ImplausibleLatencyError,
+                               f"{pre}device {dev!r}: {what} {shown} ms at {rows} is {why}; a typo or a unit "
+                               f"mistake? ({_ACCEPT})", lines))
     return out
 
 
