@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import latxfer
 from latxfer.data import check_plausible, find_implausible
@@ -170,3 +173,18 @@ def test_layer_wise_table(shared):
 
     (prob,) = find_implausible(pd.concat([lay, bad], ignore_index=True))
     assert "repeated measurements" in prob.message and "layer 0" in prob.message
+
+
+@given(data=st.data())
+@settings(max_examples=int(os.environ.get("LATXFER_HYPOTHESIS_EXAMPLES", "100")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+def test_random_real_samples_pass(shared, data):
+    """Any sample of real measurements of one shared device, checked against its space's reference."""
+    name = data.draw(st.sampled_from(ALL), label="dataset")
+    ds = shared[name]
+    dev = data.draw(st.sampled_from(ds.latx.devices), label="device")
+    pool = ds.latx.measured(dev)
+    n = data.draw(st.integers(1, 80), label="n")
+    archs = np.sort(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).choice(pool, n, replace=False))
+    sample = ds.latx.select([dev]).sel(arch=archs)
+    assert find_implausible(sample, reference=_reference(shared, ds)) == []
