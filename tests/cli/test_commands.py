@@ -51,7 +51,7 @@ def test_assess_json(fitted_path, target_csv, capsys):
 
 
 def test_reuse_calls_below_098_carry_a_caution():
-    from latxfer.cli_model import REUSE_CAUTION_BELOW, decision_reason
+    from latxfer.decision import REUSE_CAUTION_BELOW, decision_reason
 
     sure, unsure = decision_reason("reuse", 0.995, 0.9, 0.9), decision_reason("reuse", 0.93, 0.9, 0.9)
     assert "can be reused" in sure and "confirm" not in sure
