@@ -4,7 +4,7 @@ A proxy device's latency ranking may be reused on a new target when the rank cor
 high enough.  Given the posterior probability ``p_above = P(SRCC(proxy, target) >= threshold)``:
 
 - ``"reuse"`` when ``p_above >= confidence``: reuse the proxy's ranking (and its Pareto set);
-- ``"adapt"`` when ``p_above <= 1 - confidence``: monotonicity is weak, use the adapted posterior;
+- ``"adapt"`` when ``1 - p_above >= confidence``: monotonicity is weak, use the adapted posterior;
 - ``"measure more"`` in between, and always when nothing of the target is measured yet (the population
   prior says how a *random* new device relates to the proxy, not this one).
 
@@ -76,7 +76,7 @@ def decide(p_above: float, confidence: float = 0.9, *, n_measured: int | None = 
         return "measure more"
     if p_above >= confidence:
         return "reuse"
-    if p_above <= 1.0 - confidence:
+    if 1.0 - p_above >= confidence:  # not p_above <= 1 - confidence: 1 - 0.9 < 0.1 in floating point
         return "adapt"
     return "measure more"
 

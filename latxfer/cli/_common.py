@@ -23,7 +23,7 @@ from pathlib import Path
 __all__ = [
     "EXIT_OK", "EXIT_PROBLEMS", "EXIT_BAD_INPUT", "PLOT_SUFFIXES", "SPACES", "Parser",
     "int_at_least", "number_in", "seed", "probability", "confidence", "srcc_threshold", "finite_float",
-    "space_name", "add_flag", "FLAGS", "say", "print_json", "json_safe", "Outputs", "input_paths",
+    "space_name", "add_flag", "add_progress", "progress", "FLAGS", "say", "print_json", "json_safe", "Outputs", "input_paths",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
@@ -143,6 +143,7 @@ FLAGS: dict[str, dict] = {
     "--space": dict(type=space_name, default=None, metavar="SPACE",
                     help=f"search space ({', '.join(SPACES)})"),
     "--model": dict(required=True, metavar="MODEL", help="a fitted model saved by `latxfer fit` (a .zarr store)"),
+    "--proxy": dict(metavar="DEVICE", help="the candidate proxy: a source device of the model"),
     "--target-csv": dict(default=None, metavar="FILE",
                          help="tidy CSV device,arch_index,latency_ms of ONE new device (its measurements so "
                               "far)"),
@@ -174,6 +175,19 @@ def add_flag(parser: argparse.ArgumentParser, option: str, more: str = "", **ove
     if more:
         kw["help"] = f"{kw['help']}; {more}"
     return parser.add_argument(option, **kw)
+
+
+def add_progress(parser: argparse.ArgumentParser) -> None:
+    """``--progress`` / ``--no-progress`` (dest ``progress``: None = when stderr is a terminal)."""
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def progress(args) -> bool:
+    """Whether to show a progress bar: the flag, else when stderr is a terminal."""
+    return sys.stderr.isatty() if args.progress is None else bool(args.progress)
 
 
 # --------------------------------------------------------------------------------------- messages

@@ -19,7 +19,7 @@ HELP = "posterior SRCC between a proxy and a new device: reuse, adapt or measure
 def add_arguments(p) -> None:
     """Options of ``latxfer assess``."""
     C.add_flag(p, "--model")
-    p.add_argument("--proxy", required=True, metavar="DEVICE", help="a source device of the model, the candidate proxy")
+    C.add_flag(p, "--proxy", required=True)
     C.add_flag(p, "--target-csv", required=True)
     C.add_flag(p, "--threshold")
     C.add_flag(p, "--confidence")

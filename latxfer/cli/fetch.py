@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=C.number_in(0.0, None), default=60.0, metavar="S",
                    help="seconds per connection / read, a number > 0 (default 60)")
     p.add_argument("--force", action="store_true", help="download and convert again")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    C.add_progress(p)
     C.add_flag(p, "--json")
 
 
@@ -37,7 +37,7 @@ def run(args) -> int:
     names = list(FETCHABLE) if "all" in args.name else list(dict.fromkeys(args.name))
     results = []
     for name in names:
-        data = fetch(name, cache_dir=args.cache_dir, mirror=args.mirror, progress=not args.no_progress,
+        data = fetch(name, cache_dir=args.cache_dir, mirror=args.mirror, progress=C.progress(args),
                      timeout=args.timeout, force=args.force)
         results.append({"dataset": name, "data_dir": str(data),
                         "files": [str(data / rel) for rel in DATASET_FILES[name]]})

@@ -45,13 +45,12 @@ def add_arguments(p) -> None:
     C.add_flag(p, "--target-csv", "omit it when nothing is measured yet")
     p.add_argument("--goal", required=True, metavar="GOAL",
                    help="'srcc>=0.95', 'decide' or 'decide>=0.95' (see the goal grammar below)")
-    p.add_argument("--proxy", default=None, metavar="DEVICE",
-                   help="candidate proxy device (a source device of the model); needed by 'decide'")
+    C.add_flag(p, "--proxy", "needed by 'decide'", default=None)
     p.add_argument("--proxy-csv", default=None, metavar="FILE",
                    help="the proxy's latencies as a tidy CSV (default: the model's stored source table, "
                         "else --dataset)")
-    p.add_argument("--dataset", default=None, metavar="NAME",
-                   help="named dataset holding the proxy's latencies (default: the model's own dataset)")
+    C.add_flag(p, "--dataset", "holding the proxy's latencies (default: the model's own dataset)", required=False,
+               default=None)
     C.add_flag(p, "--threshold")
     C.add_flag(p, "--confidence", "also the share of simulated futures in which the goal must hold")
     p.add_argument("--batch", type=C.int_at_least(1), default=None, metavar="N",
@@ -92,12 +91,13 @@ def _proxy(model, args):
             model.source_latency_ms(args.proxy)).sum() >= 3:
         return model.source_latency_ms(args.proxy)
     else:
-        from latxfer.data.datasets import load_dataset
+        from latxfer.data.datasets import load_any
 
         name = args.dataset or model.fit_info.get("dataset")
         if not name:
             raise UnknownDeviceError(f"no latencies for proxy {args.proxy!r}: pass --proxy-csv or --dataset")
-        ds = load_dataset(name, args.data_dir)
+        ds = load_any(name, space=None if model.space_name == "unknown" else model.space_name,
+                      data_dir=args.data_dir)
         if args.proxy not in ds.latx.devices:
             raise UnknownDeviceError(f"--proxy {args.proxy!r} is not in dataset {name!r}; its devices are "
                                      f"{', '.join(ds.latx.devices)}")

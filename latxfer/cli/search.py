@@ -57,10 +57,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, metavar="PARETO.csv", help="where to write the Pareto set")
     C.add_flag(p, "--overwrite")
     C.add_flag(p, "--plot", "the Pareto set on its predicted latency, with intervals")
-    prog = p.add_mutually_exclusive_group()
-    prog.add_argument("--progress", dest="progress", action="store_true", default=None,
-                      help="progress bar (default: when stderr is a terminal)")
-    prog.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    C.add_progress(p)
     C.add_flag(p, "--json")
 
 
@@ -145,8 +142,6 @@ def _print_text(args, problem, res, table) -> None:
 
 def run(args) -> int:
     """Run ``latxfer search``; exit 0 on success (2 on bad input, through the CLI's error handler)."""
-    import sys
-
     from latxfer import nas
     from latxfer.errors import ConfigError
 
@@ -164,9 +159,8 @@ def run(args) -> int:
             C.say("the model holds no source latency tables; searching without a warm start")
         else:
             warm = nas.source_fronts(fitted, args.accuracy, space=space, data_dir=data_dir)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
     res = nas.run_search(problem, args.trials, sampler=args.sampler, seed=args.seed, storage=args.storage,
-                         study_name=args.study, progress=progress, population_size=args.population_size,
+                         study_name=args.study, progress=C.progress(args), population_size=args.population_size,
                          revisit=args.revisit, warm_start=warm)
     table = res.table(args.interval)
     if len(table) == 0 and problem.budget_ms is not None:
