@@ -73,7 +73,7 @@ class Target:
 
 
 def read_target(model, path, *, model_path=None, flag: str = "--target-csv", allow_source: bool = False,
-                source_hint: str = "", layers: bool = True, intercept_ms: float | None = None) -> Target:
+                source_hint: str = "", no_layers: str | None = None, intercept_ms: float | None = None) -> Target:
     """Read and check the target CSV of a command against its fitted model.
 
     Parameters
@@ -90,8 +90,9 @@ def read_target(model, path, *, model_path=None, flag: str = "--target-csv", all
         Accept a source device of the model (the result says ``known``); else a LeakageError.
     source_hint : str
         Appended to the leakage message (what the user may do instead).
-    layers : bool
-        Accept layer-wise files (``layer``, ``op`` columns).
+    no_layers : str, optional
+        Refuse layer-wise files (``layer``, ``op`` columns), with this reason (e.g. ``"planning simulates
+        end-to-end measurements"``); default: accept them.
     intercept_ms : float, optional
         The device's end-to-end latency minus the sum of its layers (layer-wise files only).
 
@@ -120,9 +121,9 @@ def read_target(model, path, *, model_path=None, flag: str = "--target-csv", all
         raise ConfigError(f"{flag} {path}: holds {len(devs)} devices {devs}; a target CSV holds one new device")
     dev = devs[0]
     has_layers = bool(ds.latx.has_layers)
-    if has_layers and not layers:
-        raise ConfigError(f"{flag} {path}: holds layer-wise measurements; this command simulates end-to-end "
-                          "measurements, so give end-to-end latencies (device,arch_index,latency_ms)")
+    if has_layers and no_layers:
+        raise ConfigError(f"{flag} {path}: holds layer-wise measurements; {no_layers}, so give end-to-end "
+                          "latencies (device,arch_index,latency_ms)")
     if intercept_ms is not None:
         if not has_layers:
             raise ConfigError(f"--intercept-ms applies to layer-wise CSVs (with a 'layer' column); {path} holds "

@@ -152,7 +152,8 @@ def run(args) -> int:
         raise ConfigError(f"the goal {goal} needs --proxy DEVICE (the candidate proxy to reuse or not)")
     model = load_model(args.model)
     if args.target_csv:
-        t = read_target(model, args.target_csv, model_path=args.model, layers=False,
+        t = read_target(model, args.target_csv, model_path=args.model,
+                        no_layers="planning simulates end-to-end measurements",
                         source_hint="planning measurements for it makes no sense")
         dev, (archs, y) = t.device, t.end_to_end()
     else:
