@@ -153,8 +153,7 @@ def run(args) -> int:
     model = load_model(args.model)
     if args.target_csv:
         t = read_target(model, args.target_csv, model_path=args.model,
-                        no_layers="planning simulates end-to-end measurements",
-                        source_hint="planning measurements for it makes no sense")
+                        no_layers="planning simulates end-to-end measurements")
         dev, (archs, y) = t.device, t.end_to_end()
     else:
         dev, archs, y = "new-device", np.zeros(0, np.int64), np.zeros(0)
