@@ -1,6 +1,7 @@
-"""Shared fixtures: the real data directory (``$LATXFER_DATA``, default ``../shared/data``) and datasets.
+"""Shared fixtures: the real data directory (``$LATXFER_DATA``, default ``../shared/data``), datasets and
+one small real fit (``fitted``, ``fitted_path``; the model and CLI tests share it).
 
-Datasets are loaded once per session.  Tests never write into the data directory.
+Datasets are loaded and the model is fitted once per session.  Tests never write into the data directory.
 """
 
 from __future__ import annotations
@@ -65,3 +66,24 @@ def fbnet_layers(data_dir):
     import latxfer
 
     return latxfer.load_dataset("fbnet-layers", data_dir)
+
+
+#: The shared small fit: 4 NB201 sources, tiny draws, fixed seed (not converged by design).
+SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
+TINY = {"model": {"fit_archs": 150, "n_factors": 2, "noise_power": "auto"},
+        "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
+        "adapt": {"n_draws": 100}}
+
+
+@pytest.fixture(scope="session")
+def fitted(nb201_help):
+    """A fitted LatencyModel (not converged by design: tiny draws; diagnostics thresholds relaxed)."""
+    from latxfer.models import LatencyModel
+
+    return LatencyModel(TINY).fit(nb201_help.latx.select(SOURCES), seed=3)
+
+
+@pytest.fixture(scope="session")
+def fitted_path(fitted, tmp_path_factory):
+    """The same model saved to a zarr store."""
+    return fitted.save(tmp_path_factory.mktemp("model") / "m.zarr")

@@ -416,7 +416,7 @@ def fake_model(monkeypatch, post):
         source_latency = np.stack([post.mean(), post.mean() * 1.2])  # two "source" tables over the space
         basis = SimpleNamespace(archs=post.archs)
 
-        def adapt_dataset(self, target):
+        def adapt_dataset(self, target, device=None, **kw):  # the CLI passes the device and rng=--seed
             seen["devices"] = target.latx.devices
             return SimpleNamespace(posterior=post)
 
@@ -451,7 +451,7 @@ def test_cli_search(tmp_path, pixel2, fake_model, capsys):
     assert png.stat().st_size > 1000
     # resuming with other objectives is refused without a traceback
     rc = main(["search", "--model", "m.zarr", "--target-csv", str(_target_csv(tmp_path, pixel2)),
-               "--trials", "50", "--out", str(out), "--storage", f"{tmp_path}/c.log", "--study", "c"])
+               "--trials", "50", "--out", str(out), "--overwrite", "--storage", f"{tmp_path}/c.log", "--study", "c"])
     err = capsys.readouterr().err
     assert rc == 2 and "different objectives" in err and "Traceback" not in err
 

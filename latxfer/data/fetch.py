@@ -22,7 +22,6 @@ file is written to a temporary file in its destination directory, verified, then
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -73,8 +72,6 @@ __all__ = [
     "cached_data_dir",
     "verify",
     "is_offline",
-    "add_fetch_subcommand",
-    "run_fetch",
 ]
 
 
@@ -277,47 +274,3 @@ def verify(name: str, cache_dir: str | os.PathLike | None = None) -> bool:
             return False
     return _complete(root / "data", name)
 
-
-# ----------------------------------------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------------------------------------
-
-
-def add_fetch_subcommand(subparsers) -> argparse.ArgumentParser:
-    """Add ``fetch NAME [--cache-dir DIR] [--mirror URL]`` to an argparse sub-parser collection."""
-    q = subparsers.add_parser("fetch", help="download, verify and convert a public dataset into the cache")
-    q.add_argument("name", nargs="+", help=f"dataset(s): {', '.join(FETCHABLE)}, or 'all'")
-    q.add_argument("--cache-dir", default=None,
-                   help=f"cache directory (default ${ENV_CACHE} or the user cache)")
-    q.add_argument("--mirror", default=None,
-                   help="directory or file:// URL laid out like the upstream raw files (help/, oneproxy/)")
-    q.add_argument("--timeout", type=float, default=60, help="seconds per connection / read")
-    q.add_argument("--force", action="store_true", help="download and convert again")
-    q.add_argument("--no-progress", action="store_true", help="no progress bar")
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.set_defaults(func=run_fetch)
-    return q
-
-
-def run_fetch(args) -> int:
-    """Run ``latxfer data fetch`` from parsed arguments; print the data directory.  Exit status 0."""
-    names = args.name if isinstance(args.name, list) else [args.name]
-    if "all" in names:
-        names = list(FETCHABLE)
-    results = []
-    for name in names:
-        data = fetch(name, cache_dir=getattr(args, "cache_dir", None), mirror=getattr(args, "mirror", None),
-                     progress=not getattr(args, "no_progress", False),
-                     timeout=getattr(args, "timeout", 60) or 60, force=getattr(args, "force", False))
-        results.append({"dataset": name, "data_dir": str(data),
-                        "files": [str(data / rel) for rel in DATASET_FILES[name]]})
-    if getattr(args, "json", False):
-        print(json.dumps(results if len(results) > 1 else results[0], indent=1))
-    else:
-        for r in results:
-            print(f"{r['dataset']}: verified and converted into {r['data_dir']}")
-            for f in r["files"]:
-                print(f"  {f}")
-        print(f"load_dataset() finds it there; to use the directory explicitly: "
-              f"export {ENV_DATA}={results[-1]['data_dir']}")
-    return 0

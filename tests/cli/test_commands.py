@@ -1,4 +1,5 @@
-"""``latxfer fit / predict / assess``: the stable CLI contract, and clean errors on bad input."""
+"""``latxfer fit / predict / assess / search``: the stable CLI contract, strict JSON, and clean errors on bad
+input (the long list of refused inputs is test_bad_input.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ import pandas as pd
 import pytest
 
 from latxfer.cli import main
+
+
+def strict_json(text: str):
+    """Parse ``text`` as JSON, failing on NaN / Infinity (which ``json.loads`` accepts by default)."""
+    def refuse(const):
+        raise AssertionError(f"{const} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture()
@@ -32,6 +41,20 @@ def test_predict_writes_contract_columns(fitted_path, target_csv, tmp_path, caps
     assert "refusing to overwrite" in capsys.readouterr().err
 
 
+def test_predict_json_is_strict_and_seeded(fitted_path, target_csv, tmp_path, capsys):
+    outs = []
+    for i in (1, 2):
+        out = tmp_path / f"pred{i}.csv"
+        assert main(["predict", "--model", str(fitted_path), "--target-csv", str(target_csv), "--out", str(out),
+                     "--seed", "4", "--json"]) == 0
+        res = strict_json(capsys.readouterr().out)
+        assert res["out"] == str(out) and res["n_measured"] == 10 and res["n_archs"] == 15625
+        assert res["device"] == "newdev" and res["seed"] == 4 and res["plot"] is None
+        assert 0 < res["mean_ms"]["min"] <= res["mean_ms"]["median"] <= res["mean_ms"]["max"]
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]  # the same seed gives the same numbers
+
+
 def test_predict_without_measurements_is_labelled_prior(fitted_path, tmp_path, capsys):
     out = tmp_path / "prior.csv"
     assert main(["predict", "--model", str(fitted_path), "--out", str(out)]) == 0
@@ -44,14 +67,14 @@ def test_predict_without_measurements_is_labelled_prior(fitted_path, tmp_path, c
 def test_assess_json(fitted_path, target_csv, capsys):
     assert main(["assess", "--model", str(fitted_path), "--proxy", "pixel3", "--target-csv", str(target_csv),
                  "--threshold", "0.9", "--json"]) == 0
-    res = json.loads(capsys.readouterr().out)
+    res = strict_json(capsys.readouterr().out)
     assert res["decision"] in {"reuse", "adapt", "measure more"}
     assert -1 <= res["lower"] <= res["mean"] <= res["upper"] <= 1 and 0 <= res["p_above_threshold"] <= 1
     assert res["proxy"] == "pixel3" and res["n_measured"] == 10
 
 
 def test_reuse_calls_below_098_carry_a_caution():
-    from latxfer.cli_model import REUSE_CAUTION_BELOW, decision_reason
+    from latxfer.decision import REUSE_CAUTION_BELOW, decision_reason
 
     sure, unsure = decision_reason("reuse", 0.995, 0.9, 0.9), decision_reason("reuse", 0.93, 0.9, 0.9)
     assert "can be reused" in sure and "confirm" not in sure
@@ -70,7 +93,7 @@ def test_search_with_a_real_model_starts_from_the_source_fronts(fitted_path, tar
     out = tmp_path / "pareto.csv"
     assert main(["search", "--model", str(fitted_path), "--target-csv", str(target_csv), "--trials", "80",
                  "--out", str(out), "--json", "--no-progress"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    summary = strict_json(capsys.readouterr().out)
     assert summary["n_warm_start"] == min(warm.size, 40) and summary["n_trials"] == 80
     assert summary["n_target_measurements"] == 10 and len(pd.read_csv(out)) == summary["n_pareto"] > 0
     assert main(["search", "--model", str(fitted_path), "--target-csv", str(target_csv), "--trials", "80",
@@ -180,3 +203,45 @@ def test_fit_on_your_own_source_csv(tmp_path, nb201_help, capsys):
                  "--model", str(cfg), "--out", str(tmp_path / "x.zarr")]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "my_pixel3" in err
+
+
+def test_search_is_seeded_and_refuses_to_overwrite_without_the_flag(fitted_path, target_csv, tmp_path, capsys):
+    """The adaptation behind a search is seeded by --seed (it was not: two runs gave two Pareto sets)."""
+    out = tmp_path / "p.csv"
+    args = ["search", "--model", str(fitted_path), "--target-csv", str(target_csv), "--trials", "20", "--seed", "2",
+            "--out", str(out), "--no-progress", "--warm-start", "none"]
+    assert main(args) == 0
+    first = out.read_bytes()
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == first
+    assert main([*args, "--overwrite"]) == 0
+    assert out.read_bytes() == first  # the same seed gives the same Pareto set
+
+
+def test_plan_json_is_strict_and_replays_the_file_order(fitted_path, target_csv, tmp_path, capsys):
+    out = tmp_path / "next.csv"
+    args = ["plan", "--model", str(fitted_path), "--target-csv", str(target_csv), "--goal", "decide",
+            "--proxy", "pixel3", "--batch", "4", "--max", "4", "--worlds", "2", "--json", "--out", str(out)]
+    rc = main(args)
+    d = strict_json(capsys.readouterr().out)
+    assert rc == (0 if d["reachable"] else 1) and d["n_measured"] == 10 and d["batch"] == 4
+    assert [r["n"] for r in d["track_record"]] == [4, 4, 2]  # the file's 10 rows in rounds of --batch
+    assert pd.read_csv(out)["arch_index"].tolist() == d["next_archs"]
+    # the template is the command's own output: --overwrite replaces it; the target CSV never
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) in (0, 1)
+    capsys.readouterr()
+    before = target_csv.read_bytes()
+    assert main([*args[:-1], str(target_csv), "--overwrite"]) == 2
+    assert "also an input" in capsys.readouterr().err and target_csv.read_bytes() == before
+
+
+def test_monotonicity_json_is_strict_and_the_plot_needs_overwrite(tmp_path, capsys):
+    png = tmp_path / "h.png"
+    args = ["monotonicity", "--dataset", "nb201-hwnasbench", "--devices", "hwnb_pixel3,hwnb_eyeriss",
+            "--pseudo", "none", "--n-boot", "20", "--json", "--plot", str(png)]
+    assert main(args) == 0
+    d = strict_json(capsys.readouterr().out)
+    assert d["devices"] == ["hwnb_pixel3", "hwnb_eyeriss"] and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0

@@ -1,0 +1,7 @@
+"""``python -m latxfer.cli``."""
+
+import sys
+
+from latxfer.cli.main import main
+
+sys.exit(main())
