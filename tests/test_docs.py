@@ -36,10 +36,13 @@ import re
 import shlex
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from latxfer.errors import LatxferWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER_BRANCH_PAGES = {"measure.md", "many-workers.md"}
@@ -49,7 +52,7 @@ PAGES = [ROOT / "README.md"] + sorted(p for p in (ROOT / "docs" / "guide").glob(
 #: tiny settings per subcommand: flag -> value (set, or replaced when the block gives it)
 TINY_FLAGS = {
     "fit": {"--model": "hier-fast"},
-    "plan": {"--worlds": "2", "--max": "10"},
+    "plan": {"--worlds": "2", "--max": "5"},
     "search": {"--trials": "40"},
     "monotonicity": {"--n-boot": "20"},
 }
@@ -57,7 +60,7 @@ TINY_FLAGS = {
 TINY_PYTHON = {
     'LatencyModel("hier")': 'LatencyModel("hier-fast")',
     "n_worlds=20": "n_worlds=2",
-    "max_k=50": "max_k=10",
+    "max_k=50": "max_k=5",
     "n_trials=500": "n_trials=40",
     "n_boot=1000": "n_boot=20",
 }
@@ -238,7 +241,10 @@ def test_doc_block(block: Block, workspace, data_dir, monkeypatch):
             assert "Traceback" not in r.stderr, r.stderr[-3000:]
         else:
             monkeypatch.chdir(st["dir"])
-            exec(compile(python_source(block), block.id, "exec"), st["ns"])
+            with warnings.catch_warnings():
+                # a user sees latxfer's warnings (e.g. the tiny fit's ConvergenceWarning); they are not errors
+                warnings.simplefilter("always", LatxferWarning)
+                exec(compile(python_source(block), block.id, "exec"), st["ns"])
     except BaseException:
         st["failed"] = block.id
         raise
@@ -269,7 +275,7 @@ def test_shell_rewrite_applies_tiny_settings(tmp_path):
     b = Block(ROOT / "README.md", 1, "bash",
               "latxfer plan --model m.zarr --goal 'srcc>=0.9' --worlds 20 \\\n    --out next.csv  # comment")
     script = shell_script(b, tmp_path)
-    assert "--worlds 2" in script and "--max 10" in script and "latxfer.cli plan" in script
+    assert "--worlds 2" in script and "--max 5" in script and "latxfer.cli plan" in script
     assert "comment" not in script
 
 
