@@ -8,6 +8,8 @@ the hook does nothing.  Delete this hook (and its line in mkdocs.yml) when both 
 
 from __future__ import annotations
 
+import re
+
 from mkdocs.structure.files import File
 
 PENDING = {
@@ -24,3 +26,12 @@ def on_files(files, config):
             text = f"# {title}\n\n{what} This page arrives with that branch.\n"
             files.append(File.generated(config, uri, content=text))
     return files
+
+
+# The docstrings are numpydoc with Sphinx cross-reference roles (:class:`DevicePosterior`); mkdocstrings
+# renders the role name as text before the code span.  Drop it, keep the code span.
+_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|attr|mod|data|obj|exc):(?=<code>)")
+
+
+def on_page_content(html, page, config, files):
+    return _ROLE.sub("", html)

@@ -3,8 +3,10 @@
 How the blocks run
 ------------------
 * Every fenced ```` ```bash ```` and ```` ```python ```` block of README.md and ``docs/guide/*.md`` is one
-  test, run in document order.  Each page gets its own fresh working directory (a user following that page
-  from scratch); the blocks of a page share it, and its python blocks share one namespace.  Other fences
+  test, run in document order, the guide's pages in the order of mkdocs.yml's navigation.  README.md runs
+  in a fresh working directory; the guide's pages share another one (a reader following the guide in one
+  terminal: the Python API page loads the model that the loop's ``latxfer fit`` saved).  The python
+  blocks of a page share one namespace.  Other fences
   (``text``, ``toml``, ...) are output or file listings and are not run.
 * Shell blocks run as one ``bash -euo pipefail`` script.  A command line starting with ``latxfer`` (or
   ``.venv/bin/latxfer``) runs as ``python -m latxfer.cli`` with this interpreter, after the tiny settings
@@ -46,8 +48,17 @@ from latxfer.errors import LatxferWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER_BRANCH_PAGES = {"measure.md", "many-workers.md"}
-PAGES = [ROOT / "README.md"] + sorted(p for p in (ROOT / "docs" / "guide").glob("*.md")
-                                      if p.name not in OTHER_BRANCH_PAGES)
+
+
+def _guide_pages() -> list[Path]:
+    """The guide's pages in the order of mkdocs.yml's navigation, then any page the navigation misses."""
+    nav = re.findall(r"guide/([\w.-]+\.md)", (ROOT / "mkdocs.yml").read_text())
+    pages = [ROOT / "docs" / "guide" / n for n in dict.fromkeys(nav)]
+    pages += sorted(set((ROOT / "docs" / "guide").glob("*.md")) - set(pages))
+    return [p for p in pages if p.name not in OTHER_BRANCH_PAGES and p.exists()]
+
+
+PAGES = [ROOT / "README.md"] + _guide_pages()
 
 #: tiny settings per subcommand: flag -> value (set, or replaced when the block gives it)
 TINY_FLAGS = {
@@ -200,10 +211,12 @@ def workspace(tmp_path_factory):
 
 
 def _page_state(workspace, page: Path):
+    """README.md has its own directory; the guide's pages share one, as a reader following the guide in
+    one terminal does (the Python API page loads the model the loop's `latxfer fit` saved)."""
     st = workspace["pages"].get(page)
     if st is None:
-        d = workspace["root"] / page.stem
-        d.mkdir()
+        d = workspace["root"] / ("readme" if page.name == "README.md" else "guide")
+        d.mkdir(exist_ok=True)
         st = workspace["pages"][page] = {"dir": d, "ns": {"__name__": "__docs__"}, "failed": None}
     return st
 
