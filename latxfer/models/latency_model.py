@@ -868,6 +868,8 @@ class LatencyModel(FewShotMethod):
             The device's end-to-end latency minus the sum of its layers (``intercept_ms`` of the layer
             tables).  Without it the ranking is as good, but absolute latency leans on the population prior.
 
+        Notes
+        -----
         Every observed non-reference layer cell is an observation ``y / s = B[feature] theta + noise`` of
         the device's coefficients (see :meth:`layer_map`), so n architectures give up to ``n x n_layers``
         observations; the update is the fast path's, in coefficient space.  Layer tables are additive by
