@@ -16,6 +16,7 @@ from latxfer.errors import (
     LatxferWarning,
     ModelFileError,
     ModelVersionError,
+    OutputPathError,
     UnknownArchitectureError,
 )
 from latxfer.models import (
@@ -411,7 +412,7 @@ def test_no_decision_from_the_population_prior(fitted, nb201_help):
 
 def test_save_load_round_trip(fitted, tmp_path, nb201_help):
     path = fitted.save(tmp_path / "m.zarr")
-    with pytest.raises(ConfigError, match="refusing to overwrite"):
+    with pytest.raises(OutputPathError, match="refusing to overwrite"):
         fitted.save(path)
     back = load_model(path)
     assert back.source_devices == fitted.source_devices and back.space_name == "nb201"
