@@ -31,7 +31,13 @@ import numpy as np
 import xarray as xr
 
 from latxfer import dims as D
-from latxfer.errors import DataFileNotFoundError, LatxferError, ModelFileError, ModelVersionError
+from latxfer.errors import (
+    ConfigError,
+    DataFileNotFoundError,
+    LatxferError,
+    ModelFileError,
+    ModelVersionError,
+)
 from latxfer.models.basis import FactorBasis
 from latxfer.models.config import config_hash, load_config
 
@@ -287,7 +293,11 @@ def load_model(path, *, config=None, cls=None) -> LatencyModel:
     groups = _verified_groups(path, tree, attrs.get("checksums"))
     if cls is None:
         from latxfer.models.latency_model import LatencyModel as cls
-    m = cls(cfg)
+    try:
+        m = cls(cfg)
+    except ConfigError as exc:
+        raise ModelVersionError(f"{path} was saved with a configuration this latxfer {_package_version()} does "
+                                f"not accept ({exc}): re-fit the model") from None
     with _part(path, "the model's arrays"):
         post = {k: groups[k] for k in ("posterior", "sample_stats") if k in groups}
         m.posterior_tree = xr.DataTree.from_dict(post)

@@ -249,7 +249,7 @@ def test_source_mixture_finds_the_source_a_target_resembles(fitted, nb201_help):
     # at n = 0 the prior weights speak: half on the population, the rest shared by the sources
     prior = m.adapt([], [], rng=0).posterior
     assert prior.info["population_weight"] == pytest.approx(0.5, abs=1e-3)
-    # without the mixture (the default of a plain config) nothing changes
+    # without the mixture (TINY switches it off) nothing changes
     assert "source_weights" not in fitted.adapt(archs, y[archs], rng=0).posterior.info
 
 
