@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from latxfer.errors import ModelFileError, ModelVersionError, OutputPathError
@@ -60,7 +60,9 @@ def test_saved_model_is_an_arviz_datatree(fitted, fitted_path):
     assert "diverging" in tree["sample_stats"].data_vars
     diag = tree["diagnostics"]
     assert diag["max_rhat"].dtype.kind == "f" and diag["converged"].dtype == bool
-    summary = az.summary(tree)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant entries (the zeros of a Cholesky factor)
+        summary = az.summary(tree)
     assert {"mean", "ess_bulk", "r_hat"} <= set(summary.columns)
     assert "intercept[pixel3]" in summary.index
     np.testing.assert_allclose(summary.loc["intercept[pixel3]", "mean"],
@@ -152,7 +154,7 @@ def test_truncated_chunk_and_missing_metadata_are_named(fitted_path, tmp_path):
 _OPS = st.sampled_from(["flip", "truncate", "delete", "append", "zero"])
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_damaged_model_gives_a_named_error_or_the_same_model(fitted, fitted_path, data):
@@ -182,6 +184,8 @@ def test_damaged_model_gives_a_named_error_or_the_same_model(fitted, fitted_path
                 f.write_bytes(raw[:i] + bytes([new]) + raw[i + 1:])
         try:
             back = load_model(path)
-        except (ModelFileError, ModelVersionError):
+        except (ModelFileError, ModelVersionError) as exc:
+            event(type(exc).__name__)  # pytest --hypothesis-show-statistics shows how often each came
             return
+        event("loaded, unchanged")
         _same_model(fitted, back)
