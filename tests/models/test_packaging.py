@@ -29,7 +29,7 @@ def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("wheel")
     src = root / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "latxfer", src / "latxfer", ignore=shutil.ignore_patterns("__pycache__", "named"))
     shutil.copytree(ROOT / "models", src / "models")
