@@ -1,14 +1,21 @@
-"""Named model configurations (``models/*.toml``) merged over the code defaults.
+"""Named model configurations (``models/*.toml``), each merged over ``hier``.
 
 A configuration has sections ``[model]`` (variant, number of factors, encoding, sub-sampling),
-``[priors]``, ``[sampler]`` and ``[adapt]``.  ``load_config("hier")`` reads ``models/hier.toml`` from the
-repository's ``models/`` directory (or ``$LATXFER_MODELS``); a path to a TOML file works too.  Unknown
-keys are refused, so a typo never silently falls back to a default.
+``[priors]``, ``[sampler]`` and ``[adapt]``.  ``models/hier.toml`` is the one source of the defaults: it
+holds every key (with a comment saying what it does and how it was chosen), ``LatencyModel()`` and a dict
+configuration start from it, and the other named files override it.  ``load_config("hier-fast")`` reads
+``hier-fast.toml`` from :func:`models_dir`; a path to a TOML file works too.  Unknown keys are refused, so
+a typo never silently falls back to a default.
+
+The named files live in the repository's top-level ``models/`` directory; a wheel ships a copy of them
+inside the package (``latxfer/models/named/``, written by the build step in ``setup.py``), so an
+installed latxfer finds them without the repository.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -17,75 +24,84 @@ from pathlib import Path
 
 from latxfer.errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG", "load_config", "config_hash", "models_dir", "list_configs"]
+__all__ = ["config_hash", "default_config", "list_configs", "load_config", "models_dir"]
 
-DEFAULT_CONFIG: dict = {
-    "model": {
-        "name": "hier",
-        "variant": "hierarchical",  # hierarchical | pooled | unpooled
-        "n_factors": 3,  # architecture factors shared by all devices
-        "coding": "reference",  # identifiable op encoding
-        "source_archs": 0,  # architectures per source device used at all (0 = every measured one)
-        "fit_archs": 600,  # architectures per source device in the NUTS likelihood
-        # noise sd of an architecture ~ (its mean source latency) ** noise_power: 0 = the same for all,
-        # "auto" = estimated from the sources' residuals (basis.noise_scale)
-        "noise_power": 0.0,
-    },
-    "priors": {
-        "loading_sd": 1.0,
-        "lkj_eta": 2.0,
-        "op_cost_mu_sd": 0.5,
-        "op_cost_tau_sd": 0.3,
-        "intercept_sd": 5.0,
-        "log_sigma_sd": 1.0,
-        "log_scale_sd": 2.0,
-        "unpooled_loading_sd": 2.0,
-        "unpooled_op_cost_sd": 1.0,
-        # novelty: a new device's per-op-type costs may leave the source population by this sd (device
-        # latency sd per unit-sd op count); a list is a uniform hyperprior grid, weighted per target by
-        # the evidence of its measurements (0 = off)
-        "op_count_sd": 0.0,
-        # mixture prior: a new device may be near one source (prior sd = source_shrink x the population's
-        # around that source's coefficients); source_weight = total prior mass of those components (0 = off)
-        "source_shrink": 0.0,
-        "source_weight": 0.0,
-        # share of source_weight given to components centred on a source's op-linear part (its fit on the
-        # op encoding alone) instead of its full coefficients (0 = off)
-        "source_linear": 0.0,
-        "sigma_floor": 1e-3,  # noise sd never below 0.1% of the device scale (exact lookup-table sums)
-    },
-    "sampler": {
-        "name": "nutpie",  # nutpie | pymc | numpyro | advi | map
-        "chains": 4,
-        "tune": 500,
-        "draws": 800,
-        "target_accept": 0.9,
-        "rhat_max": 1.01,
-        "ess_min": 200,
-        "advi_iterations": 20000,
-    },
-    "adapt": {
-        "n_draws": 300,  # posterior draws used by the fast path
-        "grid_scale": 48,  # grid nodes over the target's log scale
-        "grid_noise": 12,  # Gauss-Hermite nodes over the target's log noise sd
-        "interval": 0.9,
-        "floor_ms": 1e-3,  # predictive draws are clipped below at this latency
-    },
+SAMPLERS = ("nutpie", "pymc", "advi", "map")
+
+#: The configuration every other one is merged over (its file holds every key).
+BASE = "hier"
+
+#: Keys the code reads: the base file must define them all.
+_REQUIRED = {
+    "model": ("variant", "n_factors", "coding", "source_archs", "fit_archs", "noise_power"),
+    "sampler": ("name", "chains", "tune", "draws", "target_accept", "rhat_max", "ess_min", "advi_iterations"),
+    "priors": ("loading_sd", "lkj_eta", "op_cost_mu_sd", "op_cost_tau_sd", "intercept_sd", "log_sigma_sd",
+               "log_scale_sd", "unpooled_loading_sd", "unpooled_op_cost_sd", "sigma_floor", "op_count_sd",
+               "source_shrink", "source_weight", "source_linear"),
+    "adapt": ("n_draws", "grid_scale", "grid_noise", "floor_ms"),
 }
 
-SAMPLERS = ("nutpie", "pymc", "numpyro", "advi", "map")
+
+def _builtin_dir() -> Path:
+    """The configurations shipped with latxfer: the wheel's packaged copy, else the repository's."""
+    packaged = Path(__file__).resolve().parent / "named"
+    if (packaged / f"{BASE}.toml").is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "models"
 
 
 def models_dir() -> Path:
-    """Directory of the named configurations: ``$LATXFER_MODELS`` or the repository's ``models/``."""
+    """Directory of the named configurations: ``$LATXFER_MODELS``, else the ones shipped with latxfer
+    (the repository's ``models/``, or its copy inside an installed wheel)."""
     env = os.environ.get("LATXFER_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
+    return Path(env) if env else _builtin_dir()
 
 
 def list_configs() -> list[str]:
     """Names of the configurations in :func:`models_dir`."""
     d = models_dir()
     return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _base() -> dict:
+    path = _builtin_dir() / f"{BASE}.toml"
+    if not path.is_file():
+        raise ConfigError(f"latxfer's base configuration {path} is missing: the installation is incomplete "
+                          "(reinstall latxfer)")
+    cfg = _read_toml(path)
+    for section, keys in _REQUIRED.items():
+        lacking = [k for k in keys if k not in cfg.get(section, {})]
+        if lacking:
+            raise ConfigError(f"{path}: section [{section}] lacks {lacking}; the base configuration must "
+                              "define every key")
+    cfg["model"].setdefault("name", BASE)
+    return cfg
+
+
+def default_config() -> dict:
+    """The default configuration: ``models/hier.toml``, every key (a copy; change it freely).
+
+    Returns
+    -------
+    dict
+    """
+    return copy.deepcopy(_base())
+
+
+def __getattr__(name: str):
+    if name == "DEFAULT_CONFIG":  # the old module constant, now read from models/hier.toml
+        return default_config()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _merge(base: dict, over: dict, where: str = "") -> dict:
@@ -114,7 +130,9 @@ def _validate(cfg: dict) -> dict:
         raise ConfigError(f"model.coding {m['coding']!r}: expected 'reference' or 'sum_to_zero' "
                           "(one-hot plus an intercept is not identifiable)")
     if s["name"] not in SAMPLERS:
-        raise ConfigError(f"sampler.name {s['name']!r}: expected one of {list(SAMPLERS)}")
+        hint = (" (numpyro is no longer offered: it needs a package latxfer does not install and was slower "
+                "than nutpie here)") if s["name"] == "numpyro" else ""
+        raise ConfigError(f"sampler.name {s['name']!r}: expected one of {list(SAMPLERS)}{hint}")
     for k in ("chains", "tune", "draws"):
         if not isinstance(s[k], int) or s[k] < (1 if k != "tune" else 0):
             raise ConfigError(f"sampler.{k} must be a positive integer, got {s[k]!r}")
@@ -135,8 +153,6 @@ def _validate(cfg: dict) -> dict:
         raise ConfigError(f"priors.source_weight must be in [0, 1), got {pr['source_weight']!r}")
     if not (isinstance(pr["source_linear"], (int, float)) and 0 <= pr["source_linear"] <= 1):
         raise ConfigError(f"priors.source_linear must be in [0, 1], got {pr['source_linear']!r}")
-    if not 0 < cfg["adapt"]["interval"] < 1:
-        raise ConfigError(f"adapt.interval must be in (0, 1), got {cfg['adapt']['interval']}")
     return cfg
 
 
@@ -146,8 +162,8 @@ def load_config(config: str | os.PathLike | dict | None = None, **overrides) -> 
     Parameters
     ----------
     config : str, path or dict, optional
-        A name in ``models/`` (``"hier"``), a path to a TOML file, or a dict of overrides; default the
-        code defaults (the ``hier`` configuration).
+        A name in ``models/`` (``"hier"``), a path to a TOML file, or a dict of overrides of ``hier``;
+        default ``hier`` (:func:`default_config`).
     **overrides
         Section dicts merged last, e.g. ``sampler={"draws": 100}``.
 
@@ -156,7 +172,7 @@ def load_config(config: str | os.PathLike | dict | None = None, **overrides) -> 
     dict
         The full configuration (every key present).
     """
-    cfg = copy.deepcopy(DEFAULT_CONFIG)
+    cfg = default_config()
     if isinstance(config, dict):
         cfg = _merge(cfg, config)
     elif config is not None:
@@ -168,10 +184,7 @@ def load_config(config: str | os.PathLike | dict | None = None, **overrides) -> 
                 f"unknown model configuration {str(config)!r}: no file {path}; known configurations: "
                 f"{', '.join(list_configs()) or '(none found)'}"
             )
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        data = _read_toml(path)
         cfg = _merge(cfg, data)
         cfg["model"].setdefault("name", path.stem)
         if "name" not in data.get("model", {}):

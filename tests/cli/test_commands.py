@@ -146,7 +146,7 @@ def test_bad_inputs_exit_2(fitted_path, target_csv, tmp_path, capsys, nb201_help
 
 def test_fit_cli(tmp_path, capsys):
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text('[model]\nn_factors = 1\nfit_archs = 100\n[sampler]\nchains = 2\ntune = 100\ndraws = 50\n'
+    cfg.write_text('[model]\nn_factors = 1\nfit_archs = 100\nnoise_power = 0\n[sampler]\nchains = 2\ntune = 100\ndraws = 50\n'
                    'ess_min = 1\nrhat_max = 10.0\n')
     out = tmp_path / "fit.zarr"
     assert main(["fit", "--dataset", "nb201-hwnasbench", "--sources", "hwnb_pixel3,hwnb_raspi4",

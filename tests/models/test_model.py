@@ -16,12 +16,22 @@ from latxfer.errors import (
     LatxferWarning,
     ModelFileError,
     ModelVersionError,
+    OutputPathError,
     UnknownArchitectureError,
 )
-from latxfer.models import DevicePosterior, LatencyModel, load_config, load_model
+from latxfer.models import (
+    PSRCC_DISCREPANCY,
+    DevicePosterior,
+    LatencyModel,
+    load_config,
+    load_model,
+    mixture,
+    widen_srcc,
+)
 from latxfer.models.conjugate import adapt_draws
+from latxfer.models.fitdata import space_and_encoding
 from latxfer.models.graphs import build_graph
-from latxfer.models.latency_model import PSRCC_DISCREPANCY, widen_srcc
+from latxfer.models.sampling import check_convergence
 
 from .conftest import SOURCES, TINY
 
@@ -69,7 +79,7 @@ def test_noise_floor_keeps_exact_lookup_table_devices_proper(fbnet_help):
 
     m = LatencyModel("hier-fast")
     sub = fbnet_help.latx.select(["pixel3", "1080ti_1"])
-    _, archs, X, _ = m._space_and_encoding(sub, None)
+    _, archs, X, _ = space_and_encoding(sub, None, m.config["model"]["coding"])
     Y = sub.latx.latency_matrix()
     Ys = Y / scale_sources(Y)[:, None]
     basis = build_basis(Ys, X, archs, 1)
@@ -239,7 +249,7 @@ def test_source_mixture_finds_the_source_a_target_resembles(fitted, nb201_help):
     # at n = 0 the prior weights speak: half on the population, the rest shared by the sources
     prior = m.adapt([], [], rng=0).posterior
     assert prior.info["population_weight"] == pytest.approx(0.5, abs=1e-3)
-    # without the mixture (the default of a plain config) nothing changes
+    # without the mixture (TINY switches it off) nothing changes
     assert "source_weights" not in fitted.adapt(archs, y[archs], rng=0).posterior.info
 
 
@@ -250,7 +260,7 @@ def test_op_linear_map_projects_on_the_op_encoding(fitted):
     P = fitted.op_linear_map()
     Z = fitted.basis.design()
     X1 = np.c_[np.ones(len(Z)), load_space("nb201").encode(fitted.basis.archs)]
-    theta = fitted._source_theta(np.arange(3), 2)  # pixel3: far from additive (disconnected cells)
+    theta = mixture.source_theta(fitted, np.arange(3), 2)  # pixel3: far from additive (disconnected cells)
     f = Z @ theta.T
     proj = X1 @ np.linalg.lstsq(X1, f, rcond=None)[0]
     assert np.allclose(Z @ (theta @ P.T).T, proj, atol=1e-8 * np.abs(f).max())
@@ -268,21 +278,21 @@ def test_op_linear_components_share_the_source_weight(fitted, nb201_help):
     m = copy.copy(fitted)
     m.config = copy.deepcopy(fitted.config)
     m.config["priors"].update(source_shrink=0.3, source_weight=0.5, source_linear=0.5)
-    kinds = [c[0] for c in m._components()]
+    kinds = [c[0] for c in mixture.components(m)]
     assert kinds.count("source") == kinds.count("source-linear") == len(m.source_devices)
-    assert sum(c[2] for c in m._components()) == pytest.approx(1.0)
+    assert sum(c[2] for c in mixture.components(m)) == pytest.approx(1.0)
     prior = m.adapt([], [], rng=0).posterior
     assert sum(prior.info["source_linear_weights"].values()) == pytest.approx(0.25, abs=1e-3)
     assert prior.info["population_weight"] == pytest.approx(0.5, abs=1e-3)
     # a target whose latency is exactly a source's op-linear part: those components take the weight
-    y = m.basis.design() @ (m._source_theta(np.arange(200), 0).mean(0) @ m.op_linear_map().T)
+    y = m.basis.design() @ (mixture.source_theta(m, np.arange(200), 0).mean(0) @ m.op_linear_map().T)
     y = y * m.source_scales[0]
     archs = np.random.default_rng(5).choice(15625, 20, replace=False)
     post = m.adapt(archs, y[archs], device="linear-twin", rng=0).posterior
     lw, sw = post.info["source_linear_weights"], post.info["source_weights"]
     assert sum(lw.values()) > sum(sw.values()) and max(lw, key=lw.get) == m.source_devices[0]
     m.config["priors"]["source_linear"] = 1.0
-    assert {c[0] for c in m._components()} == {"population", "source-linear"}
+    assert {c[0] for c in mixture.components(m)} == {"population", "source-linear"}
 
 
 @pytest.mark.parametrize(("key", "value"), [("source_shrink", -0.1), ("source_weight", 1.0), ("source_weight", "a"),
@@ -316,8 +326,8 @@ def test_novelty_grid_is_weighted_by_the_evidence(fitted, nb201_help):
     assert post.draws_ms.shape == (100, 15625) and np.all(np.isfinite(post.draws_ms))
     # the novelty term adds sd^2 W W' to the population prior covariance of the device coefficients
     sel = np.arange(5)
-    m0, L0 = fitted._prior_blocks(sel)
-    m1, L1 = m._prior_blocks(sel, 0.3)
+    m0, L0 = mixture.prior_blocks(fitted, sel)
+    m1, L1 = mixture.prior_blocks(m, sel, 0.3)
     np.testing.assert_array_equal(m0, m1)
     W = fitted.basis.generic
     np.testing.assert_allclose(L1 @ L1.swapaxes(1, 2) - L0 @ L0.swapaxes(1, 2),
@@ -393,7 +403,7 @@ def test_no_decision_from_the_population_prior(fitted, nb201_help):
     r = fitted.posterior_srcc(proxy, fitted.adapt([], [], rng=0).posterior, threshold=0.9)
     assert r.prior_only and r.decision() == "measure more" and r.to_dict()["decision"] == "measure more"
     # the same draws with one measurement behind them do decide when they are confident
-    from latxfer.models.latency_model import SRCCPosterior
+    from latxfer.models import SRCCPosterior
 
     sure = SRCCPosterior(np.full(50, 0.99), 0.9, 0.9, {"n_measured": 1})
     assert sure.decision() == "reuse"
@@ -402,7 +412,7 @@ def test_no_decision_from_the_population_prior(fitted, nb201_help):
 
 def test_save_load_round_trip(fitted, tmp_path, nb201_help):
     path = fitted.save(tmp_path / "m.zarr")
-    with pytest.raises(ConfigError, match="refusing to overwrite"):
+    with pytest.raises(OutputPathError, match="refusing to overwrite"):
         fitted.save(path)
     back = load_model(path)
     assert back.source_devices == fitted.source_devices and back.space_name == "nb201"
@@ -444,7 +454,7 @@ def test_convergence_warning_names_parameters(fitted):
     m = LatencyModel(TINY)
     m.config["sampler"]["rhat_max"] = 1.01
     with pytest.warns(ConvergenceWarning, match="beta \\(r_hat"):
-        diag = m._check_convergence(tree)
+        diag = check_convergence(tree, m.config["sampler"])
     assert not diag["converged"] and diag["failing"][0].startswith("beta")
 
 
