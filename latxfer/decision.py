@@ -120,8 +120,8 @@ def decision_reason(decision: str, p_above: float, threshold: float, confidence:
         if p_above < REUSE_CAUTION_BELOW:
             shares = sorted(_share(r["below"]) for r in REUSE_CAUTION_RECORD.values())
             why += (f"; but reuse calls with P below {REUSE_CAUTION_BELOW:g} were right in only "
-                    f"{round(100 * shares[0])}-{shares[-1]:.0%} of held-out cases (docs/bayes.md, 'Decisions after very "
-                    "few measurements'): confirm with a few more measurements")
+                    f"{round(100 * shares[0])}-{shares[-1]:.0%} of held-out cases (docs/validation/decisions.md, 'Which calls "
+                    "to trust'): confirm with a few more measurements")
         return why
     if decision == "adapt":
         return (f"{p} <= {1 - confidence:.2f}: monotonicity is weak; use the adapted posterior "

@@ -116,6 +116,9 @@ def write_atomic(path, write: Callable[[Path], None], *, overwrite: bool = False
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp-latxfer", dir=p.parent if str(p.parent) else ".")
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output gets the mode a plain open() gives
     try:
         write(tmp)
         check_output(p, overwrite=overwrite, inputs=inputs, suffixes=suffixes, flag=flag)

@@ -135,6 +135,10 @@ FLAGS: dict[str, dict] = {
                         help="SRCC that counts as strong monotonicity, in the open range (-1, 1) (default 0.9)"),
     "--json": dict(action="store_true",
                    help="machine-readable output on stdout (strict JSON: undefined numbers are null)"),
+    "--allow-implausible": dict(action="store_true",
+                                help="accept measurements the plausibility checks flag (values orders of "
+                                     "magnitude off the others, repeats that disagree, no variation, far "
+                                     "off the model's sources) with a warning instead of an error"),
     "--overwrite": dict(action="store_true",
                         help="replace existing output files (never an input of the command, never a "
                              "directory latxfer did not write)"),

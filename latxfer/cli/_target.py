@@ -9,7 +9,7 @@ Every command gets the same checks, the strictest union of what each applied bef
 - that device is not a source device of the model (its full table was used to fit it): a
   :class:`~latxfer.errors.LeakageError`, unless the command allows it (``predict --treat-as-known``);
 - ``--intercept-ms`` only with layer-wise files, and layer-wise files only where the command takes them;
-- the measurements are plausible (the one call site below).
+- the measurements are plausible (:func:`latxfer.data.check_plausible` against the model's sources).
 
 Imported by the commands inside ``run`` (it imports numpy and the data layer).
 """
@@ -73,7 +73,8 @@ class Target:
 
 
 def read_target(model, path, *, model_path=None, flag: str = "--target-csv", allow_source: bool = False,
-                source_hint: str = "", no_layers: str | None = None, intercept_ms: float | None = None) -> Target:
+                source_hint: str = "", no_layers: str | None = None, intercept_ms: float | None = None,
+                allow_implausible: bool = False) -> Target:
     """Read and check the target CSV of a command against its fitted model.
 
     Parameters
@@ -95,6 +96,8 @@ def read_target(model, path, *, model_path=None, flag: str = "--target-csv", all
         end-to-end measurements"``); default: accept them.
     intercept_ms : float, optional
         The device's end-to-end latency minus the sum of its layers (layer-wise files only).
+    allow_implausible : bool
+        Accept measurements the plausibility checks flag (``--allow-implausible``), with a warning.
 
     Returns
     -------
@@ -112,7 +115,10 @@ def read_target(model, path, *, model_path=None, flag: str = "--target-csv", all
     space = None if space in (None, "unknown") else space
     where = f"the model {model_path}" if model_path else "the model"
     try:
-        ds = read_csv(path, space=space)
+        # the plausibility checks of latxfer.data (values orders of magnitude off, conflicting repeats, no
+        # variation, a scale or ranking like none of the model's sources) run here, in the one reader
+        ds = read_csv(path, space=space, allow_implausible=allow_implausible,
+                      reference=model.reference_dataset() if hasattr(model, "reference_dataset") else None)
     except MixedSearchSpaceError as exc:
         raise MixedSearchSpaceError(f"{exc}: {where} was fitted on {space!r} architectures; give {flag} a CSV "
                                     "of that space, or use a model fitted on the CSV's space") from None
@@ -135,11 +141,5 @@ def read_target(model, path, *, model_path=None, flag: str = "--target-csv", all
             f"{flag} {path}: device {dev!r} is a source device of {where} (its full table was used to fit "
             "it), so using it as the target would not be a prediction. Rename the device if it is another "
             "one" + (f", or {source_hint}" if source_hint else ""))
-    # ---- PLAUSIBILITY CALL SITE (issue 27) -------------------------------------------------------------
-    # The lead wires latxfer.data's plausibility checks of the measurements in HERE, the one place every
-    # command's target CSV passes: values orders of magnitude off the others, repeats that disagree, no
-    # variation at all -> a named error or warning naming the rows (with the documented flag to accept
-    # them, passed down to read_target).  Nothing is checked here yet.
-    # -----------------------------------------------------------------------------------------------------
     got = ds.attrs.get("space", "unknown")
     return Target(str(path), ds, dev, known, None if got == "unknown" else got)

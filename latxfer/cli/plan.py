@@ -7,7 +7,7 @@
 
 Prints the recommended number of further measurements and the next batch of architectures as a CSV
 (``device,arch_index,latency_ms`` with ``latency_ms`` empty) for the user to fill in, append to the target
-CSV and run ``latxfer plan`` again (the loop of ``docs/planning.md``).  With ``--target-csv`` it first
+CSV and run ``latxfer plan`` again (the loop of ``docs/guide/new-device.md``).  With ``--target-csv`` it first
 prints the model's track record on the device: the CSV's rows replayed in their order, in rounds, each
 predicted from the rounds before it (``plan.track_record``), with a warning when too few fell inside their
 90% interval (``plan.track_verdict``).  ``--batch``, ``--max``, ``--worlds`` and ``--trim`` default to
@@ -43,6 +43,7 @@ def add_arguments(p) -> None:
 
     C.add_flag(p, "--model")
     C.add_flag(p, "--target-csv", "omit it when nothing is measured yet")
+    C.add_flag(p, "--allow-implausible")
     p.add_argument("--goal", required=True, metavar="GOAL",
                    help="'srcc>=0.95', 'decide' or 'decide>=0.95' (see the goal grammar below)")
     C.add_flag(p, "--proxy", "needed by 'decide'", default=None)
@@ -152,7 +153,7 @@ def run(args) -> int:
         raise ConfigError(f"the goal {goal} needs --proxy DEVICE (the candidate proxy to reuse or not)")
     model = load_model(args.model)
     if args.target_csv:
-        t = read_target(model, args.target_csv, model_path=args.model,
+        t = read_target(model, args.target_csv, model_path=args.model, allow_implausible=args.allow_implausible,
                         no_layers="planning simulates end-to-end measurements")
         dev, (archs, y) = t.device, t.end_to_end()
     else:

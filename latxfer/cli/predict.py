@@ -23,6 +23,7 @@ def add_arguments(p) -> None:
     C.add_flag(p, "--model")
     C.add_flag(p, "--target-csv", "layer-wise files add layer,op (latency relative to the layer's reference "
                                   "op); omit it for the prior prediction (n = 0)")
+    C.add_flag(p, "--allow-implausible")
     p.add_argument("--out", required=True, metavar="PRED.csv", help="the predictions: one row per architecture "
                                                                     "of the space")
     C.add_flag(p, "--intercept-ms")
@@ -53,14 +54,14 @@ def adapted_posterior(model, args, *, allow_source: bool = False):
                   "intervals are off (the ranking is what the prior informs); one measured architecture "
                   "fixes the level")
         return model.adapt([], [], device="new-device", rng=args.seed), "new-device"
-    t = read_target(model, args.target_csv, model_path=args.model, allow_source=allow_source,
+    t = read_target(model, args.target_csv, model_path=args.model, allow_implausible=args.allow_implausible, allow_source=allow_source,
                     source_hint="pass --treat-as-known to predict it from its fitted source parameters",
                     intercept_ms=args.intercept_ms)
     if t.known:
         C.say(f"{t.device!r} is a source device: predicting from its fitted parameters (--treat-as-known)")
         return model.known_device(t.device, rng=args.seed), t.device
     start = time.perf_counter()
-    ad = model.adapt_dataset(t.dataset, t.device, rng=args.seed)
+    ad = model.adapt_dataset(t.dataset, t.device, rng=args.seed, allow_implausible=args.allow_implausible)
     C.say(f"adapted to {t.device!r} from {t.describe()} in {time.perf_counter() - start:.2f} s")
     return ad, t.device
 

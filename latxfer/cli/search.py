@@ -25,6 +25,7 @@ def add_arguments(p) -> None:
     """Options of ``latxfer search``."""
     C.add_flag(p, "--model")
     C.add_flag(p, "--target-csv", required=True)
+    C.add_flag(p, "--allow-implausible")
     C.add_flag(p, "--space", "must be the model's (default: the model's space)")
     p.add_argument("--accuracy", default="cifar10", metavar="NAME|FILE",
                    help="NB201: cifar10 (= cifar10_test_acc), cifar10-val, cifar100, imagenet16-120; any "
@@ -107,8 +108,8 @@ def adapt_posterior(model_path: str, args):
         raise ConfigError(f"--space {args.space}: the model {model_path} was fitted on {space!r} architectures; "
                           f"drop --space or pass --space {space}")
     space = args.space or (space if space != "unknown" else "nb201")
-    t = read_target(fitted, args.target_csv, model_path=model_path)
-    out = fitted.adapt_dataset(t.dataset, t.device, rng=args.seed)
+    t = read_target(fitted, args.target_csv, model_path=model_path, allow_implausible=args.allow_implausible)
+    out = fitted.adapt_dataset(t.dataset, t.device, rng=args.seed, allow_implausible=args.allow_implausible)
     post = getattr(out, "posterior", out)
     if not isinstance(post, DevicePosterior):
         raise ConfigError(f"the model's adaptation returned {type(out).__name__}, not a DevicePosterior")

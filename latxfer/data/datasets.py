@@ -135,7 +135,7 @@ def _how_to_set() -> str:
     return (
         f"point latxfer at a data directory: pass data_dir=... (CLI: --data-dir DIR) or set the "
         f"{ENV_DATA} environment variable, e.g. `export {ENV_DATA}=/path/to/shared/data`; a data directory "
-        "holds nb201/, fbnet/, ofa/ and splits.json (see docs/data.md)"
+        "holds nb201/, fbnet/, ofa/ and splits.json (see docs/guide/data.md)"
     )
 
 

@@ -221,7 +221,7 @@ def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: 
 
     On real devices the residual of a device's latency around its fit on ``[1, F, Q]`` grows with the
     latency: a slow architecture runs longer, and its run-to-run and unmodelled variation is larger in
-    ms (docs/bayes.md: before this, 90% intervals covered 0.99 of the fastest fifth and 0.69-0.84 of the
+    ms (docs/validation/fewshot.md; before this, 90% intervals covered 0.99 of the fastest fifth and 0.69-0.84 of the
     slowest).  ``level(a)`` is the mean scaled source latency of ``a`` (its least-squares fit on
     ``[1, F, Q]``, so architectures no source measured get a level too), clipped below at its ``clip``
     quantile.  Like the factors, this is an empirical-Bayes plug-in: one curve for every device, which keeps

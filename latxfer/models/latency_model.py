@@ -13,7 +13,7 @@ Typical use::
 path to :mod:`~latxfer.models.sampling`, the prior mixture and fast path to :mod:`~latxfer.models.mixture`
 (over :mod:`~latxfer.models.conjugate`), layer-wise data to :mod:`~latxfer.models.layerwise`, the SRCC
 posterior to :mod:`~latxfer.models.srcc` and files to :mod:`~latxfer.models.io`.  The model is described
-in ``docs/bayes.md``.
+in ``docs/guide/model.md`` and ``docs/validation/``.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ class LatencyModel(FewShotMethod):
         return DevicePosterior(device, self.basis.archs, draws, measured, fn, label, info)
 
     def adapt(self, archs, latency_ms, *, device: str = "target", rng=None,
-              method: str = "fast", progress: bool = False) -> AdaptedLatency:
+              method: str = "fast", progress: bool = False, allow_implausible: bool = False) -> AdaptedLatency:
         """Posterior of a new device given its measurements.
 
         Parameters
@@ -232,6 +232,11 @@ class LatencyModel(FewShotMethod):
             draws (< 1 s).  ``exact``: joint NUTS re-fit of sources + target (slow; for checking).
         progress : bool
             Progress bar of the exact path's sampler.
+        allow_implausible : bool
+            Accept measurements that :func:`latxfer.data.check_plausible` flags against the sources (orders
+            of magnitude off, conflicting repeats, no variation, a ranking like no source's) with an
+            :class:`~latxfer.errors.ImplausibleLatencyWarning`; default: an
+            :class:`~latxfer.errors.ImplausibleLatencyError` naming the values.
 
         Returns
         -------
@@ -242,6 +247,11 @@ class LatencyModel(FewShotMethod):
         self._require_fit()
         rng = np.random.default_rng(rng)
         archs, y, pos = self._check_target(archs, latency_ms)
+        if len(y):
+            from latxfer.data.plausibility import check_plausible
+
+            check_plausible({"device": device, "arch_index": archs, "latency_ms": y},
+                            reference=self.reference_dataset(), allow_implausible=allow_implausible)
         t0 = time.perf_counter()
         label = "posterior" if len(y) else "prior (no target measurement)"
         extra: dict = {}
@@ -373,6 +383,7 @@ class LatencyModel(FewShotMethod):
                 inter = float(target["intercept_ms"].sel({D.DEVICE: device}))
             kw.pop("method", None)
             kw.pop("progress", None)
+            kw.pop("allow_implausible", None)  # layer-wise values are relative to a reference op
             return self.adapt_layers(lat[D.ARCH].values[keep], lat.values[keep], intercept_ms=inter,
                                      device=device, **kw)
         long = target.latx.select([device]).latx.to_long()
@@ -380,6 +391,24 @@ class LatencyModel(FewShotMethod):
             raise EmptyDataError(f"no measurement of device {device!r} in the target data")
         return self.adapt(long["arch_index"].to_numpy(), long["latency_ms"].to_numpy(), device=device,
                           **kw)
+
+    def reference_dataset(self) -> xr.Dataset:
+        """The source devices' latency (ms) as a latency Dataset: the plausibility checks' reference.
+
+        Built once per model from ``source_latency`` (NaN cells, e.g. architectures not used in the fit,
+        are left out).
+        """
+        self._require_fit()
+        if getattr(self, "_reference_ds", None) is None:
+            import pandas as pd
+
+            from latxfer.data.tensor import from_long
+
+            d, a = np.nonzero(np.isfinite(self.source_latency))
+            long = pd.DataFrame({"device": np.asarray(self.source_devices, dtype=object)[d],
+                                 "arch_index": self.basis.archs[a], "latency_ms": self.source_latency[d, a]})
+            self._reference_ds = from_long(long, space=self.space_name, name="model sources")
+        return self._reference_ds
 
     def source_latency_ms(self, device: str) -> np.ndarray:
         """The source device's latency table (ms over ``basis.archs``; NaN where not used)."""
