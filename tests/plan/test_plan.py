@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from latxfer.errors import ConfigError, LeakageError, UnknownArchitectureError
-from latxfer.models import LatencyModel
 from latxfer.plan import (
     GOAL_GRAMMAR,
     Goal,
