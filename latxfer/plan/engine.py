@@ -25,7 +25,7 @@ from latxfer.plan.selection import (
     select_batch,
 )
 from latxfer.plan.worlds import WorldDesign, WorldPrior, extreme_masks, select_worlds
-from latxfer.ranks import srcc, srcc_rows
+from latxfer.ranks import ranks, srcc, srcc_rows
 
 __all__ = ["DEFAULT_WORLDS", "preposterior", "proxy_srcc_draws"]
 
@@ -296,7 +296,8 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
     measured[:, pos0] = True
     cpos = model.basis.positions(cand)
     Zc = wd.d.Z[cpos]
-    Ed = np.sort(rng.permutation(E0)[:min(METRIC_ARCHS, len(E0))])
+    Ep = E0 if proxy is None else E0[np.isfinite(proxy[E0])]  # draw metrics: where the proxy has a latency
+    Ed = np.sort(rng.permutation(Ep)[:min(METRIC_ARCHS, len(Ep))])
     floor = float(model.config["adapt"]["floor_ms"])
     names = ["srcc", "expected_srcc"] + (["p_above", "width"] if proxy is not None else [])
     out = {k: np.full((W, len(ks)), np.nan) for k in names}
@@ -335,20 +336,47 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
         fn = post["scale"][:, :METRIC_DRAWS, None] * (post["theta"][:, :METRIC_DRAWS] @ Z[Ed].T)
         noise = (post["scale"] * post["sigma"])[:, :METRIC_DRAWS, None] * w[Ed]
         draws = np.maximum(fn + noise * rng.standard_normal(fn.shape), floor)
-        un_E, un_d = ~measured[:, E0], ~measured[:, Ed]
-        share = (1.0 - np.isfinite(np.where(measured, proxy, np.nan)).sum(axis=1) / n_proxy
-                 if proxy is not None else None)
-        for j in range(W):
-            E = E0[un_E[j]]
-            out["srcc"][j, i] = srcc(post["mu"][j, E], truths[j, E])
-            D = draws[j][:, un_d[j]]
-            out["expected_srcc"][j, i] = float(np.nanmean(srcc_rows(post["mu"][j, Ed[un_d[j]]], D)))
-            if proxy is not None:
-                r = proxy_srcc_draws(proxy[Ed[un_d[j]]], D, unmeasured_share=share[j])
-                out["p_above"][j, i] = float(np.mean(r >= threshold))
-                lo, hi = np.quantile(r, [0.05, 0.95])
-                out["width"][j, i] = float(hi - lo)
+        _score_worlds(out, i, post["mu"], truths, draws, measured, E0, Ed, proxy, threshold,
+                      n_proxy if proxy is not None else 0)
     return out
+
+
+def _pearson_masked(Ra: np.ndarray, Rb: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Pearson correlation over the ``valid`` entries of the last axis (ranks in, so an SRCC out)."""
+    n = valid.sum(axis=-1, keepdims=True)
+    Ra = np.where(valid, Ra - np.where(valid, Ra, 0).sum(-1, keepdims=True) / n, 0.0)
+    Rb = np.where(valid, Rb - np.where(valid, Rb, 0).sum(-1, keepdims=True) / n, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (Ra * Rb).sum(-1) / np.sqrt((Ra**2).sum(-1) * (Rb**2).sum(-1))
+
+
+def _score_worlds(out, i, mu, truths, draws, measured, E0, Ed, proxy, threshold, n_proxy) -> None:
+    """Step ``i``'s metrics of every world, on its unmeasured evaluation architectures.
+
+    The realised SRCC (posterior-mean ranking vs the world's truth, on ``E0``) and the draw-based metrics on
+    ``Ed`` (draws ``(W, S, |Ed|)``): ranks by :func:`latxfer.ranks.ranks` with the measured columns masked
+    (NaN ranks last, so the unmeasured ones get ranks ``0..n-1``), the fixed proxy vector by average ranks, as
+    :func:`latxfer.ranks.srcc_rows`; ``p_above`` / ``width`` from :func:`widen_srcc` with the discrepancy times
+    the share of unmeasured proxy architectures (as :func:`proxy_srcc_draws` / ``posterior_srcc``).
+    """
+    from scipy.stats import rankdata
+
+    un_E, un_d = ~measured[:, E0], ~measured[:, Ed]
+    out["srcc"][:, i] = _pearson_masked(ranks(np.where(un_E, mu[:, E0], np.nan)),
+                                        ranks(np.where(un_E, truths[:, E0], np.nan)), un_E)
+    R = ranks(np.where(un_d[:, None, :], draws, np.nan))  # (W, S, |Ed|)
+    Rm = ranks(np.where(un_d, mu[:, Ed], np.nan))
+    out["expected_srcc"][:, i] = np.nanmean(_pearson_masked(R, Rm[:, None, :], un_d[:, None, :]), axis=1)
+    if proxy is None:
+        return
+    share = 1.0 - np.isfinite(np.where(measured, proxy, np.nan)).sum(axis=1) / n_proxy
+    for j in range(len(mu)):
+        Rp = np.zeros(len(Ed))
+        Rp[un_d[j]] = rankdata(proxy[Ed[un_d[j]]]) - 1
+        r = widen_srcc(_pearson_masked(R[j], Rp[None], un_d[j][None]), PSRCC_DISCREPANCY * share[j])
+        out["p_above"][j, i] = float(np.mean(r >= threshold))
+        lo, hi = np.quantile(r, [0.05, 0.95])
+        out["width"][j, i] = float(hi - lo)
 
 
 def _select_active(wd, post, prior, Zc, cpos, avail, n, criterion, trim, rng) -> np.ndarray:

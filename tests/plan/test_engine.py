@@ -188,3 +188,29 @@ def test_default_worlds_and_speed_knobs(fitted):
     res = preposterior(fitted, [], [], goal="srcc>=0.5", batch=5, max_k=5, n_eval=200, n_draws=20, rng=0)
     assert res.metrics["srcc"].shape == (DEFAULT_WORLDS, 2)
     assert res.info["n_worlds"] == DEFAULT_WORLDS
+
+
+def test_batched_scores_are_the_rank_helpers():
+    """The masked batched SRCCs of the engine equal latxfer.ranks / proxy_srcc_draws on each world's columns."""
+    from latxfer.models.latency_model import PSRCC_DISCREPANCY
+    from latxfer.plan.engine import _score_worlds
+    from latxfer.ranks import srcc_rows
+
+    rng = np.random.default_rng(0)
+    W, S, A = 3, 7, 40
+    mu, truths = rng.random((W, A)), rng.random((W, A))
+    draws = mu[:, None, :] + 0.1 * rng.standard_normal((W, S, A))
+    proxy = rng.random(A)
+    measured = np.zeros((W, A), bool)
+    measured[0, :3] = measured[2, 10:12] = True
+    E0 = Ed = np.arange(A)
+    out = {k: np.zeros((W, 1)) for k in ("srcc", "expected_srcc", "p_above", "width")}
+    _score_worlds(out, 0, mu, truths, draws, measured, E0, Ed, proxy, 0.2, A)
+    for j in range(W):
+        u = ~measured[j]
+        assert out["srcc"][j, 0] == pytest.approx(srcc(mu[j, u], truths[j, u]))
+        assert out["expected_srcc"][j, 0] == pytest.approx(np.mean(srcc_rows(mu[j, u], draws[j][:, u])))
+        r = proxy_srcc_draws(proxy[u], draws[j][:, u], discrepancy=PSRCC_DISCREPANCY, unmeasured_share=u.mean())
+        assert out["p_above"][j, 0] == pytest.approx(np.mean(r >= 0.2))
+        lo, hi = np.quantile(r, [0.05, 0.95])
+        assert out["width"][j, 0] == pytest.approx(hi - lo, abs=1e-9)
