@@ -162,7 +162,9 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", nargs="+", default=None,
                     help="only these target devices of the split (default: every target)")
     ap.add_argument("--max", type=int, default=50, dest="max_k")
-    ap.add_argument("--worlds", type=int, default=12, help="simulated devices per plan (calibration)")
+    ap.add_argument("--worlds", type=int, default=None,
+                    help="simulated devices per plan (calibration); default latxfer.plan.DEFAULT_WORLDS "
+                         "(the recorded runs before the batched engine used 12)")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "latxfer-bench"))
     ap.add_argument("--tune-criterion", action="store_true",
                     help="choose the active criterion on validation devices and leave-one-source-out "
@@ -197,6 +199,10 @@ def main(argv=None) -> int:
                     help="active vs random at the same SRCC on the recorded target runs (no simulation); "
                          "writes docs/results/planning_efficiency.md")
     args = ap.parse_args(argv)
+    if args.worlds is None:
+        from latxfer.plan import DEFAULT_WORLDS
+
+        args.worlds = DEFAULT_WORLDS
     if args.tune_criterion:
         return tune_criterion(args)
     if args.ahead_check:

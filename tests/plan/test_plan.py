@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from latxfer.errors import ConfigError, LeakageError, UnknownArchitectureError
-from latxfer.models import LatencyModel
 from latxfer.plan import (
     GOAL_GRAMMAR,
     Goal,
@@ -23,25 +22,7 @@ from latxfer.plan import (
     track_verdict,
 )
 
-SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
-TINY = {"model": {"fit_archs": 150, "n_factors": 2},
-        "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
-        "adapt": {"n_draws": 100}}
 SMALL = {"batch": 5, "max_k": 10, "n_worlds": 4, "n_eval": 300, "n_draws": 40}
-
-
-@pytest.fixture(scope="session")
-def fitted(nb201_help):
-    return LatencyModel(TINY).fit(nb201_help.latx.select(SOURCES), seed=3)
-
-
-@pytest.fixture(scope="session")
-def truth(nb201_help, fitted):
-    """Real latency of a non-source device (raspi4) over the model's architectures (ms)."""
-    long = nb201_help.latx.select(["raspi4"]).latx.to_long()
-    out = np.full(len(fitted.basis.archs), np.nan)
-    out[fitted.basis.positions(long["arch_index"].to_numpy())] = long["latency_ms"].to_numpy()
-    return out
 
 
 @pytest.fixture(scope="session")
