@@ -126,7 +126,8 @@ def _track(model, archs, y, res, batch, dev, seed):
     from latxfer.plan import TRACK_MAX_ROUNDS, track_record
 
     per_round = max(batch, -(-len(archs) // TRACK_MAX_ROUNDS))
-    track = track_record(model, archs, y, batch=per_round, device=dev, rng=seed)
+    track = track_record(model, archs, y, batch=per_round, device=dev, rng=seed,
+                         allow_implausible=args.allow_implausible)
     # the last round ends where the plan starts: show the plan's own "now" there (the same quantity, the
     # plan's posterior draws instead of a second set), so the table, the line and "now" agree
     track.loc[track.index[-1], "expected_srcc_after"] = res.current["expected_srcc"]
@@ -163,7 +164,7 @@ def run(args) -> int:
     s = _settings(args)
     n_steps = int(np.ceil(s["max_k"] / s["batch"])) + 1
     C.say(f"simulating {s['n_worlds']} target devices x {n_steps} measurement counts")
-    res = preposterior(model, archs, y, goal=goal, proxy_ms=proxy, threshold=args.threshold,
+    res = preposterior(model, archs, y, allow_implausible=args.allow_implausible, goal=goal, proxy_ms=proxy, threshold=args.threshold,
                        confidence=args.confidence, policy=args.policy, device=dev, rng=args.seed,
                        progress=sys.stderr.isatty(), **s)
     track = _track(model, archs, y, res, s["batch"], dev, args.seed) if len(archs) else None

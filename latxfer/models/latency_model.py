@@ -453,9 +453,6 @@ class LatencyModel(FewShotMethod):
         (:func:`latxfer.models.srcc.expected_rank_quality`)."""
         return srcc.expected_rank_quality(post, prob=prob)
 
-    #: kept for callers of the old private helper; use :func:`latxfer.models.srcc.align_proxy`
-    _align = staticmethod(srcc.align_proxy)
-
     # ----------------------------------------------------------------------------- persistence
     def save(self, path, *, overwrite: bool = False) -> Path:
         """Save the fitted model (see :func:`latxfer.models.io.save_model`)."""

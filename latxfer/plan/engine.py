@@ -12,7 +12,7 @@ import copy
 import numpy as np
 
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
-from latxfer.models.latency_model import PSRCC_DISCREPANCY, widen_srcc
+from latxfer.models.srcc import PSRCC_DISCREPANCY, align_proxy, widen_srcc
 from latxfer.models.posterior import DevicePosterior
 from latxfer.plan.goals import check_conf, parse_goal
 from latxfer.plan.result import PlanResult, recommend
@@ -49,7 +49,7 @@ def _light(model, n_draws: int):
     return m
 
 
-def _adapt(model, archs, y, device, rng, tries: int = 5):
+def _adapt(model, archs, y, device, rng, tries: int = 5, allow_implausible: bool = False):
     """``model.adapt`` retried with fresh population draws when a Cholesky fails.
 
     The fast path's Gauss-Hermite nodes over the noise sd can reach a noise variance below machine
@@ -59,7 +59,7 @@ def _adapt(model, archs, y, device, rng, tries: int = 5):
     """
     for i in range(tries):
         try:
-            return model.adapt(archs, y, device=device, rng=rng)
+            return model.adapt(archs, y, device=device, rng=rng, allow_implausible=allow_implausible)
         except np.linalg.LinAlgError:
             if i == tries - 1:
                 raise
@@ -164,7 +164,7 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
                  confidence: float = 0.9, batch: int = 5, max_k: int = 50, policy: str = "active",
                  criterion: str = "rank", n_worlds: int | None = None, n_eval: int = 2000, n_draws: int = 100,
                  candidates=None, device: str = "target", rng=None, progress: bool = False,
-                 trim: float | None = None) -> PlanResult:
+                 trim: float | None = None, allow_implausible: bool = False) -> PlanResult:
     """Predict what ``k = 0, batch, ..., max_k`` further target measurements will buy, and recommend k.
 
     Parameters
@@ -207,6 +207,8 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     trim : float, optional
         Active selection's share of design extremes left out (:func:`select_batch`; default
         :data:`ACTIVE_TRIM`), in the simulated loop and for ``next_archs``.
+    allow_implausible : bool
+        Accept measurements the plausibility checks flag (see :meth:`LatencyModel.adapt`).
 
     Returns
     -------
@@ -235,10 +237,10 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
                           f"left; use a batch <= {len(cand)}")
     max_k = min(max_k, len(cand))
     ks = _k_grid(batch, max_k)
-    post0 = _adapt(model, archs, y0, device, rng).posterior
+    post0 = _adapt(model, archs, y0, device, rng, allow_implausible=allow_implausible).posterior
     proxy = None
     if proxy_ms is not None:
-        proxy = model._align(proxy_ms, post0)
+        proxy = align_proxy(proxy_ms, post0)
         if np.isfinite(proxy).sum() < 3:
             raise InsufficientDataError("the proxy has fewer than 3 architectures with a latency")
         if np.nanmax(proxy) == np.nanmin(proxy):

@@ -18,7 +18,7 @@ TRACK_MAX_ROUNDS = 20
 
 
 def track_record(model, archs, latency_ms, *, batch: int = 5, prob: float = 0.9, n_eval: int = 2000,
-                 device: str = "target", rng=None):
+                 device: str = "target", rng=None, allow_implausible: bool = False):
     """How the model did on the target's own measurements, round by round, each predicted before it was used.
 
     The measurements are taken in the order given (the order they were made: ``latxfer plan`` passes the
@@ -41,6 +41,8 @@ def track_record(model, archs, latency_ms, *, batch: int = 5, prob: float = 0.9,
     device : str
         Target device name (labels only).
     rng : int or numpy.random.Generator, optional
+    allow_implausible : bool
+        Accept measurements the plausibility checks flag (see :meth:`LatencyModel.adapt`).
 
     Returns
     -------
@@ -73,7 +75,7 @@ def track_record(model, archs, latency_ms, *, batch: int = 5, prob: float = 0.9,
     model._require_fit()
     rng = np.random.default_rng(rng)
     rows = []
-    post = _adapt(model, archs[:0], y[:0], device, rng).posterior
+    post = _adapt(model, archs[:0], y[:0], device, rng, allow_implausible=allow_implausible).posterior
     for r, start in enumerate(range(0, len(archs), batch)):
         a, v = archs[start:start + batch], y[start:start + batch]
         pos = post.positions(a)
@@ -81,7 +83,8 @@ def track_record(model, archs, latency_ms, *, batch: int = 5, prob: float = 0.9,
         mu = post.mean()[pos]
         below, above = int((v < lo[pos]).sum()), int((v > hi[pos]).sum())
         sr = srcc(mu, v) if len(v) >= 3 and np.ptp(v) > 0 and np.ptp(mu) > 0 else np.nan
-        post = _adapt(model, archs[:start + len(a)], y[:start + len(a)], device, rng).posterior
+        post = _adapt(model, archs[:start + len(a)], y[:start + len(a)], device, rng,
+                      allow_implausible=allow_implausible).posterior
         un = np.where(~post.measured)[0]
         E = np.sort(rng.choice(un, n_eval, replace=False)) if n_eval and len(un) > n_eval else un
         rows.append({"round": r + 1, "n_before": start, "n": len(a), "inside": len(a) - below - above,

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from latxfer.models import mixture
+
 __all__ = ["WorldDesign", "WorldPrior", "extreme_masks", "select_worlds"]
 
 
@@ -62,17 +64,17 @@ class WorldPrior:
         sel = np.arange(S_all)
         if S_all > max_draws:
             sel = np.sort(np.random.default_rng(0).choice(S_all, max_draws, replace=False))
-        comps = model._components()
+        comps = mixture.components(model)
         means, cls, logw = [], [], []
         cov_sum: dict[tuple, np.ndarray] = {}
         mean_cov: dict[tuple, list] = {}
         keys: list[tuple] = []
         for kind, par, w in comps:
             if kind == "population":
-                m, L = model._prior_blocks(sel, par)
+                m, L = mixture.prior_blocks(model, sel, par)
                 key = ("population", float(par))
             else:
-                m, L = model._source_prior(sel, par, kind == "source-linear")
+                m, L = mixture.source_prior(model, sel, par, kind == "source-linear")
                 key = ("source",)
             if key not in cov_sum:
                 keys.append(key)
