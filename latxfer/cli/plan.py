@@ -122,12 +122,12 @@ def _settings(args) -> dict:
             for dest, param in LIBRARY_DEFAULTS.items()}
 
 
-def _track(model, archs, y, res, batch, dev, seed):
+def _track(model, archs, y, res, batch, dev, seed, allow_implausible=False):
     from latxfer.plan import TRACK_MAX_ROUNDS, track_record
 
     per_round = max(batch, -(-len(archs) // TRACK_MAX_ROUNDS))
     track = track_record(model, archs, y, batch=per_round, device=dev, rng=seed,
-                         allow_implausible=args.allow_implausible)
+                         allow_implausible=allow_implausible)
     # the last round ends where the plan starts: show the plan's own "now" there (the same quantity, the
     # plan's posterior draws instead of a second set), so the table, the line and "now" agree
     track.loc[track.index[-1], "expected_srcc_after"] = res.current["expected_srcc"]
@@ -167,7 +167,8 @@ def run(args) -> int:
     res = preposterior(model, archs, y, allow_implausible=args.allow_implausible, goal=goal, proxy_ms=proxy, threshold=args.threshold,
                        confidence=args.confidence, policy=args.policy, device=dev, rng=args.seed,
                        progress=sys.stderr.isatty(), **s)
-    track = _track(model, archs, y, res, s["batch"], dev, args.seed) if len(archs) else None
+    track = (_track(model, archs, y, res, s["batch"], dev, args.seed, args.allow_implausible)
+             if len(archs) else None)
     nxt = pd.DataFrame({"device": dev, "arch_index": res.next_archs.astype(np.int64), "latency_ms": ""})
     if outs.get("out") is not None:
         outs.write_csv("out", nxt)

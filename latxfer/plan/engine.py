@@ -12,8 +12,8 @@ import copy
 import numpy as np
 
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
-from latxfer.models.srcc import PSRCC_DISCREPANCY, align_proxy, widen_srcc
 from latxfer.models.posterior import DevicePosterior
+from latxfer.models.srcc import PSRCC_DISCREPANCY, align_proxy, widen_srcc
 from latxfer.plan.goals import check_conf, parse_goal
 from latxfer.plan.result import PlanResult, recommend
 from latxfer.plan.selection import (
