@@ -193,6 +193,11 @@ from latxfer import cli_plan as _cp  # noqa: E402
 
 command("plan", "how many target measurements, and which")(_cp.run)
 
+from latxfer import cli_measure as _cmeas  # noqa: E402
+
+command("measure", "build and time architectures on this machine (jax or onnxruntime)")(_cmeas.measure_cmd)
+command("export", "export architectures to ONNX files with a manifest")(_cmeas.export_cmd)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``latxfer`` command (all subcommands)."""

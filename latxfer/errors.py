@@ -32,6 +32,7 @@ __all__ = [
     "FetchError",
     "IntegrityError",
     "UnsafePickleError",
+    "MissingBackendError",
 ]
 
 
@@ -128,3 +129,7 @@ class IntegrityError(FetchError):
 
 class UnsafePickleError(LatxferError):
     """A pickle tried to load a global (class or function): refused, it could execute code."""
+
+
+class MissingBackendError(LatxferError):
+    """An optional runtime (e.g. onnxruntime) is not installed; the message names the extra to install."""
