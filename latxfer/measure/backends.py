@@ -149,10 +149,9 @@ class JaxBackend(Backend):
         compiled = jax.jit(net.apply).lower(params, x).compile()
         compiled(params, x).block_until_ready()
         compile_s = time.perf_counter() - t0
-        try:
+        try:  # the executable and buffers are locals: released when this returns
             reps, time_s = _timed_loop(lambda: compiled(params, x).block_until_ready(), warmup, repeats)
         finally:
-            del compiled, params, x
             jax.clear_caches()
         return Timing(reps, compile_s, time_s)
 
@@ -206,11 +205,8 @@ class OnnxRuntimeBackend(Backend):
         feed = {name: net.example_input()}
         sess.run(None, feed)
         compile_s = time.perf_counter() - t0
-        try:
-            reps, time_s = _timed_loop(lambda: sess.run(None, feed), warmup, repeats)
-        finally:
-            del sess, model
-        return Timing(reps, compile_s, time_s)
+        reps, time_s = _timed_loop(lambda: sess.run(None, feed), warmup, repeats)
+        return Timing(reps, compile_s, time_s)  # the session is a local: released when this returns
 
 
 def _dist_version(name: str) -> str:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from latxfer.errors import ConfigError
 from latxfer.measure.layers import (
     Network,
