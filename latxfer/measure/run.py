@@ -110,7 +110,7 @@ class MeasureResult:
         The CSV.
     measured : list of dict
         One record per architecture measured in this run: ``arch_index``, ``median_ms``, ``spread``,
-        ``compile_s``, ``time_s``.
+        ``compile_s``, ``time_s``, ``rss_mb`` (resident memory after it).
     skipped : list of int
         Architectures already in the file (``append``).
     interrupted : bool
@@ -242,7 +242,7 @@ def measure(space, archs, out, *, backend: str = "jax", platform: str = "cpu", d
                 fh.flush()
                 os.fsync(fh.fileno())
                 res.measured.append({"arch_index": a, "median_ms": t.median_ms, "spread": t.spread,
-                                     "compile_s": t.compile_s, "time_s": t.time_s})
+                                     "compile_s": t.compile_s, "time_s": t.time_s, "rss_mb": _rss_mb()})
                 run["measured"] = len(res.measured)
                 bar.set_postfix_str(f"{a}: {t.median_ms:.3g} ms", refresh=False)
                 bar.update(1)
@@ -261,6 +261,15 @@ def measure(space, archs, out, *, backend: str = "jax", platform: str = "cpu", d
             run["status"] = "failed"
         _write_meta(mpath, meta)
     return res
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process, MB (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _skeleton(space) -> str:
