@@ -13,7 +13,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,7 +44,6 @@ class Timing:
     repeats_ms: np.ndarray
     compile_s: float
     time_s: float
-    extra: dict = field(default_factory=dict)
 
     @property
     def median_ms(self) -> float:

@@ -1,5 +1,5 @@
 """The loop of docs/guide/measure.md, end to end on the CPU with tiny settings:
-fit -> plan --out next.csv -> measure -> plan --target-csv -> measure --append -> assess, predict."""
+fit -> plan --out next.csv -> measure -> plan --target-csv -> measure --append -> assess, predict, search."""
 
 from __future__ import annotations
 
@@ -55,3 +55,7 @@ def test_measure_your_own_device_loop(tmp_path, capsys):
     p = pd.read_csv(pred)
     assert len(p) == 15625 and p["measured"].sum() == 4
     assert (p["lower_ms"] <= p["upper_ms"]).all()
+    pareto = tmp_path / "pareto.csv"
+    assert main(["search", "--model", str(model), "--target-csv", str(mine), "--trials", "12", "--out",
+                 str(pareto), "--no-progress"]) == 0
+    assert len(pd.read_csv(pareto)) >= 1
