@@ -94,6 +94,7 @@ def analyse(args, results: Path) -> None:
     from _common import md_table, provenance
 
     import latxfer
+    import latxfer.measure
     from latxfer.models import load_model
     from latxfer.ranks import srcc
 
@@ -114,6 +115,8 @@ def analyse(args, results: Path) -> None:
     load = (results / "measure_load.txt").read_text().strip()
     spread_srcc = {be: srcc(ys[be][common].to_numpy(), _spread(results, be)[common].to_numpy())
                    for be in BACKENDS}
+    space = latxfer.measure.load_measure_space("nb201")
+    flops_srcc = {be: srcc(space.flops(common.to_numpy()), ys[be][common].to_numpy()) for be in BACKENDS}
     text = "\n".join([
         "# Measuring NB201 on this machine: two new devices (XLA CPU, ONNX Runtime CPU)", "",
         provenance(), f"- model: fitted on the HELP sources (`latxfer fit --dataset nb201-help --sources help`), "
@@ -125,7 +128,9 @@ def analyse(args, results: Path) -> None:
         "ONNX Runtime run entirely so: the repeats' spread is contention, not the runtimes' own noise, and it "
         "bounds every SRCC below (a re-run on an idle machine is needed for clean numbers).  SRCC between an "
         "architecture's median latency and its relative spread: "
-        + ", ".join(f"{be} {v:.2f}" for be, v in spread_srcc.items()) + ".", "",
+        + ", ".join(f"{be} {v:.2f}" for be, v in spread_srcc.items()) + ".  SRCC of the analytic FLOPs "
+        "(`NB201Space.flops`) with each backend's latency: "
+        + ", ".join(f"{be} {v:.3f}" for be, v in flops_srcc.items()) + ".", "",
         f"## Few-shot adaptation of the HELP model ({N_SPLITS} random draws of the n measured architectures, "
         "mean ± s.e.)", "",
         "Adapted from n measurements of the device, scored on the other architectures measured; next to it "

@@ -146,9 +146,17 @@ def _existing(out: Path, device: str, meta: dict | None, settings: dict) -> set[
     return {int(v) for v in df["arch_index"]}
 
 
+def _umask_mode(path: Path) -> None:
+    """``write_atomic``'s temporary file is created 0600 (``mkstemp``): give the CSV the usual mode."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def _write_meta(path: Path, meta: dict) -> None:
     write_atomic(path, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8"),
                  overwrite=True, flag="--out (metadata)")
+    _umask_mode(path)
 
 
 def _now() -> str:
@@ -219,6 +227,7 @@ def measure(space, archs, out, *, backend: str = "jax", platform: str = "cpu", d
     if not (append and out.exists()):
         write_atomic(out, lambda p: p.write_text(HEADER + "\n", encoding="utf-8"), overwrite=True,
                      inputs=inputs)
+        _umask_mode(out)
     res_desc = sorted({input_resolution(space, a) for a in archs}) if len(archs) else []
     meta = old_meta or {**settings, "device": device, "skeleton": _skeleton(space), "warmup": warmup,
                         "repeats": repeats, "threads": threads, "keep_repeats": keep_repeats, "seed": seed,
