@@ -34,6 +34,7 @@ __all__ = [
     "UnsafePickleError",
     "ImplausibleLatencyError",
     "ImplausibleLatencyWarning",
+    "MissingBackendError",
 ]
 
 
@@ -143,3 +144,5 @@ class ImplausibleLatencyError(InvalidLatencyError):
 
 class ImplausibleLatencyWarning(LatxferWarning):
     """Implausible latencies that were accepted with ``allow_implausible=True`` (names rows and why)."""
+class MissingBackendError(LatxferError):
+    """An optional runtime (e.g. onnxruntime) is not installed; the message names the extra to install."""

@@ -33,6 +33,8 @@ COMMANDS: tuple[str, ...] = (
     "plan",
     "search",
     "monotonicity",
+    "measure",
+    "export",
 )
 
 
