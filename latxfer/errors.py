@@ -32,6 +32,8 @@ __all__ = [
     "FetchError",
     "IntegrityError",
     "UnsafePickleError",
+    "StorageError",
+    "StudyMismatchError",
 ]
 
 
@@ -128,3 +130,11 @@ class IntegrityError(FetchError):
 
 class UnsafePickleError(LatxferError):
     """A pickle tried to load a global (class or function): refused, it could execute code."""
+
+
+class StorageError(ConfigError):
+    """A study storage cannot be opened or was lost: no driver, server refused or gone (URL without password)."""
+
+
+class StudyMismatchError(ConfigError):
+    """A resumed study was made for another model, target data or settings: start a new one (``--study``)."""
