@@ -55,6 +55,8 @@ from latxfer.nas.problem import NASProblem
 from latxfer.nas.search import SearchResult, exhaustive_search, make_sampler, run_search
 from latxfer.nas.storage import (
     data_fingerprint,
+    fail_stale_trials,
+    heartbeat_seconds,
     model_fingerprint,
     open_storage,
     redact_url,
@@ -87,6 +89,8 @@ __all__ = [
     "redact_url",
     "model_fingerprint",
     "data_fingerprint",
+    "fail_stale_trials",
+    "heartbeat_seconds",
     "run_search",
     "exhaustive_search",
     "source_fronts",

@@ -20,7 +20,7 @@ from latxfer.nas.problem import NASProblem
 from latxfer.nas.storage import (
     _create_or_load,
     _first_line,
-    _is_storage_error,
+    _storage_cause,
     fail_stale_trials,
     open_storage,
     redact_url,
@@ -207,10 +207,12 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         best = study.best_trials
     except Exception as exc:
-        if not _is_storage_error(exc):
+        cause = _storage_cause(exc)
+        if cause is None:
             raise
         obj = state["objective"]
         ran = "no trial" if obj is None else f"{obj.n_evaluated} trial(s)"
+        exc = cause
         raise StorageError(
             f"lost the storage {redact_url(storage)!r} during the search after this worker completed {ran} "
             f"({type(exc).__name__}: {_first_line(exc, storage)}); every trial committed before stays in the "

@@ -89,6 +89,13 @@ def _first_line(exc: BaseException, url) -> str:
     return _scrub(msg, url)
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules (tests), or a broken one
+        return False
+
+
 _PG = re.compile(r"^(postgresql|postgres)://", re.IGNORECASE)
 
 
@@ -97,8 +104,7 @@ def _sqlalchemy_url(u: str) -> str:
     if "://" not in u:
         return f"sqlite:///{u}"
     if _PG.match(u):
-        driver = "psycopg" if (importlib.util.find_spec("psycopg") is not None
-                               or importlib.util.find_spec("psycopg2") is None) else "psycopg2"
+        driver = "psycopg" if _installed("psycopg") or not _installed("psycopg2") else "psycopg2"
         return _PG.sub(f"postgresql+{driver}://", u)
     return u
 
@@ -177,12 +183,7 @@ def _open_rdb(url, u: str):
                                                      grace_period=GRACE_BEATS * hb)
             break
         except ImportError as exc:
-            pkg = "'latxfer[postgres]' (psycopg)" if _PG.match(str(url).strip()) or "postgresql" in u else \
-                "the SQLAlchemy driver of this database"
-            raise StorageError(
-                f"cannot open storage {shown!r}: the database driver {getattr(exc, 'name', None) or exc} is "
-                f"not installed; install it with `pip install {pkg}`"
-            ) from None
+            raise StorageError(_missing_driver(exc, url, u)) from None
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy / driver / OS errors of every kind
             if _is_connection_error(exc) or attempt == 3:
                 raise StorageError(
@@ -196,6 +197,21 @@ def _open_rdb(url, u: str):
     return storage
 
 
+def _missing_driver(exc: BaseException, url, u: str) -> str:
+    """The message for a database URL whose driver is not installed (names the module and the extra)."""
+    name = None
+    e: BaseException | None = exc
+    while e is not None and name is None:
+        name = getattr(e, "name", None)
+        e = e.__cause__ or e.__context__
+    scheme = u.split("://", 1)[0]
+    name = name or (scheme.split("+", 1)[1] if "+" in scheme else scheme)
+    how = ("pip install 'latxfer[postgres]'" if scheme.startswith("postgres")
+           else f"install the SQLAlchemy driver for {scheme.split('+')[0]!r}")
+    return (f"cannot open storage {redact_url(url)!r}: its database driver {name!r} is not installed; "
+            f"{how}")
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     try:
         from sqlalchemy.exc import InterfaceError, OperationalError
@@ -207,10 +223,27 @@ def _is_connection_error(exc: BaseException) -> bool:
 def _is_storage_error(exc: BaseException) -> bool:
     """An error of the storage (database, driver, file system), not of latxfer's own code."""
     try:
+        from optuna.exceptions import StorageInternalError
         from sqlalchemy.exc import SQLAlchemyError
-    except ImportError:  # pragma: no cover
-        SQLAlchemyError = ()  # noqa: N806
-    return isinstance(exc, (SQLAlchemyError, OSError)) or type(exc).__module__.startswith(("psycopg", "sqlite3"))
+    except ImportError:  # pragma: no cover - optuna depends on SQLAlchemy
+        return isinstance(exc, OSError)
+    return (isinstance(exc, (SQLAlchemyError, StorageInternalError, OSError))
+            or type(exc).__module__.startswith(("psycopg", "sqlite3")))
+
+
+def _storage_cause(exc: BaseException) -> BaseException | None:
+    """The innermost storage error in ``exc``'s chain, or None when the storage is not to blame.
+
+    Optuna wraps the driver's error (StorageInternalError), and an error while telling a trial may
+    surface as another exception raised while handling it.
+    """
+    found, seen, e = None, set(), exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if _is_storage_error(e):
+            found = e
+        e = e.__cause__ or e.__context__
+    return found
 
 
 def fail_stale_trials(study, storage) -> list[int]:
