@@ -262,10 +262,32 @@ def _optimize(study, st, problem: NASProblem, n_trials: int, state: dict, *, rev
                 study.stop()
 
         stop.append(_stop)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.optimize(objective, n_trials=max_asks, timeout=timeout, show_progress_bar=progress,
-                       callbacks=[*stop, *callbacks], gc_after_trial=False)
+    t_end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if t_end is None else max(t_end - time.monotonic(), 0.0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.optimize(objective, n_trials=max_asks, timeout=left, show_progress_bar=progress,
+                               callbacks=[*stop, *callbacks], gc_after_trial=False)
+            return
+        except Exception as exc:
+            # another worker failed this worker's trial as stale (it was descheduled for longer than the
+            # grace period): the trial is lost, not the search; carry on.  (Optuna may raise an
+            # AssertionError while handling the UpdateFinishedTrialError: look through the chain.)
+            if not shared or not _caused_by(exc, optuna.exceptions.UpdateFinishedTrialError):
+                raise
+
+
+def _caused_by(exc: BaseException, cls: type) -> bool:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, cls):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _pareto_of_trials(problem: NASProblem, best) -> np.ndarray:

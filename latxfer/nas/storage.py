@@ -4,7 +4,8 @@ Database servers (PostgreSQL, MySQL) and SQLite are Optuna's ``RDBStorage``, ope
 worker's RUNNING trial records a heartbeat every :func:`heartbeat_seconds` (default 5 s, environment
 variable ``LATXFER_HEARTBEAT_S``) and a RUNNING trial whose heartbeat is older than three beats (the grace
 period) belongs to a killed worker and is failed (:func:`fail_stale_trials`) when a search starts or
-resumes and before every trial, so nothing waits for it forever while live workers' trials stay alive.
+resumes, before every trial and while a trial waits for a slot, so nothing waits for it forever while
+live workers' trials stay alive.
 A journal file has no heartbeat: there a RUNNING trial older than the grace period is failed (a latxfer
 trial is two array look-ups, milliseconds).
 
@@ -250,30 +251,49 @@ def fail_stale_trials(study, storage) -> list[int]:
     """Fail the RUNNING trials left by killed workers; return their trial numbers.
 
     Database storages: Optuna's :func:`optuna.storages.fail_stale_trials` (a trial whose heartbeat is older
-    than the grace period, judged by the database server's clock).  Journal files: a RUNNING trial started
-    more than the grace period ago.  In-memory studies have no other worker: nothing to do.
+    than the grace period, judged by the database server's clock), and a RUNNING trial without any
+    heartbeat (a worker killed while Optuna was still creating the trial, before its heartbeat started)
+    whose start is older than the grace period.  Journal files: a RUNNING trial started more than the
+    grace period ago.  In-memory studies have no other worker: nothing to do.  Trial starts are the
+    workers' clocks: keep the machines of one study in time (NTP).
     """
     import optuna
     from optuna.trial import TrialState
 
-    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if not running or storage is None:
         return []
-    if isinstance(storage, optuna.storages.JournalStorage):
-        grace = timedelta(seconds=GRACE_BEATS * heartbeat_seconds())
-        now = datetime.now()
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.datetime_start is not None and now - t.datetime_start > grace:
-                try:
-                    study.tell(t.number, state=TrialState.FAIL)
-                except Exception:  # noqa: BLE001 - finished meanwhile, or failed by another worker
-                    pass
-    else:
+    grace = timedelta(seconds=GRACE_BEATS * heartbeat_seconds())
+    now = datetime.now()
+    old = [t for t in running if t.datetime_start is not None and now - t.datetime_start > grace]
+    if isinstance(storage, optuna.storages.RDBStorage):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-    failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    return sorted(running & failed)
+        old = _without_heartbeat(storage, old)
+    elif not isinstance(storage, optuna.storages.JournalStorage):
+        old = []
+    for t in old:
+        try:
+            study.tell(t.number, state=TrialState.FAIL)
+        except Exception:  # noqa: BLE001 - finished meanwhile, or failed by another worker
+            pass
+    numbers = {t.number for t in running}
+    return sorted(t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                  if t.number in numbers)
+
+
+def _without_heartbeat(storage, trials) -> list:
+    """The trials among ``trials`` that have no heartbeat record in Optuna's ``trial_heartbeats`` table."""
+    if not trials:
+        return []
+    from sqlalchemy import bindparam, text
+
+    q = text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(
+        bindparam("ids", expanding=True))
+    with storage.engine.connect() as con:
+        beating = {int(r[0]) for r in con.execute(q, {"ids": [t._trial_id for t in trials]})}
+    return [t for t in trials if t._trial_id not in beating]
 
 
 # ---------------------------------------------------------------------------------------- fingerprints
