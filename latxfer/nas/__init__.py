@@ -19,6 +19,7 @@ Modules (one responsibility each; every public name is re-exported here)
 ``storage``    :func:`open_storage` (URL -> Optuna storage, with a heartbeat on database servers), the
                study a search creates or resumes, checked against the problem and the fingerprints of its
                model and target data; stale RUNNING trials of killed workers are failed.
+``fingerprint`` content hashes of the model and the target data, checked when a study is resumed.
 ``objective``  the shared-worker objective: distinct architectures, exactly ``n_trials`` COMPLETE trials.
 ``search``     :func:`make_sampler`, :func:`run_search`, :func:`exhaustive_search`, :class:`SearchResult`.
 ``workflows``  ``reuse_workflow`` / ``adapt_workflow`` / ``oracle_search`` and :func:`source_fronts`.
@@ -32,6 +33,7 @@ worker processes (on several machines, with a database server) share one study: 
 ``docs/guide/many-workers.md``.
 """
 
+from latxfer.nas.fingerprint import data_fingerprint, model_fingerprint
 from latxfer.nas.inputs import (
     ACCURACY_NAMES,
     DIRECTIONS,
@@ -54,10 +56,8 @@ from latxfer.nas.pareto import (
 from latxfer.nas.problem import NASProblem
 from latxfer.nas.search import SearchResult, exhaustive_search, make_sampler, run_search
 from latxfer.nas.storage import (
-    data_fingerprint,
     fail_stale_trials,
     heartbeat_seconds,
-    model_fingerprint,
     open_storage,
     redact_url,
     storage_kind,

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from latxfer.errors import ConfigError, InsufficientDataError, UnknownArchitectureError
+from latxfer.nas.fingerprint import data_fingerprint
+from latxfer.nas.fingerprint import model_fingerprint as _model_fingerprint
 from latxfer.nas.inputs import (
     _CONSTRAINT,
     ACCURACY_NAMES,
@@ -19,8 +21,6 @@ from latxfer.nas.inputs import (
     load_accuracy,
     parse_objective,
 )
-from latxfer.nas.storage import data_fingerprint
-from latxfer.nas.storage import model_fingerprint as _model_fingerprint
 
 __all__ = ["NASProblem"]
 

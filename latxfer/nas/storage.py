@@ -14,9 +14,7 @@ Every message names the storage URL without its password (:func:`redact_url`).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import os
 import random
 import re
@@ -26,16 +24,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from latxfer.errors import ConfigError, StorageError, StudyMismatchError
 from latxfer.nas.inputs import _ATTR, DIRECTIONS, METRIC_NAMES
 
 if TYPE_CHECKING:
     from latxfer.nas.problem import NASProblem
 
-__all__ = ["storage_kind", "open_storage", "redact_url", "heartbeat_seconds", "fail_stale_trials",
-           "model_fingerprint", "data_fingerprint"]
+__all__ = ["storage_kind", "open_storage", "redact_url", "heartbeat_seconds", "fail_stale_trials"]
 
 #: Environment variable: heartbeat interval (whole seconds >= 1) of database storages.
 HEARTBEAT_ENV = "LATXFER_HEARTBEAT_S"
@@ -45,7 +40,18 @@ _FP_ATTR = "latxfer_fingerprints"  # study user attribute: fingerprints of the m
 
 
 def heartbeat_seconds() -> int:
-    """Heartbeat interval (s) of database storages: ``$LATXFER_HEARTBEAT_S`` or 5; stale after 3 beats."""
+    """Heartbeat interval (s) of database storages: ``$LATXFER_HEARTBEAT_S`` or 5; stale after 3 beats.
+
+    Returns
+    -------
+    int
+        Seconds between heartbeats of a running trial.
+
+    Raises
+    ------
+    ConfigError
+        ``$LATXFER_HEARTBEAT_S`` is not a whole number of seconds >= 1.
+    """
     v = os.environ.get(HEARTBEAT_ENV, "").strip()
     if not v:
         return DEFAULT_HEARTBEAT_S
@@ -55,7 +61,19 @@ def heartbeat_seconds() -> int:
 
 
 def redact_url(url) -> str:
-    """The storage URL as it may be printed: a database URL's password replaced by ``***``."""
+    """The storage URL as it may be printed: a database URL's password replaced by ``***``.
+
+    Parameters
+    ----------
+    url : str or None
+        A storage URL as :func:`open_storage` takes it.
+
+    Returns
+    -------
+    str
+        ``postgresql://user:***@host/db`` for a database URL with a password; other URLs unchanged;
+        ``"memory"`` for None.
+    """
     if url is None:
         return "memory"
     u = str(url).strip()
@@ -256,6 +274,18 @@ def fail_stale_trials(study, storage) -> list[int]:
     whose start is older than the grace period.  Journal files: a RUNNING trial started more than the
     grace period ago.  In-memory studies have no other worker: nothing to do.  Trial starts are the
     workers' clocks: keep the machines of one study in time (NTP).
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study to clean.
+    storage : optuna storage or None
+        What :func:`open_storage` returned for it.
+
+    Returns
+    -------
+    list of int
+        Numbers of the trials that were RUNNING and are now FAIL.
     """
     import optuna
     from optuna.trial import TrialState
@@ -294,55 +324,6 @@ def _without_heartbeat(storage, trials) -> list:
     with storage.engine.connect() as con:
         beating = {int(r[0]) for r in con.execute(q, {"ids": [t._trial_id for t in trials]})}
     return [t for t in trials if t._trial_id not in beating]
-
-
-# ---------------------------------------------------------------------------------------- fingerprints
-def _digest(parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        if isinstance(p, np.ndarray):
-            a = np.ascontiguousarray(p)
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
-        else:
-            h.update(json.dumps(p, sort_keys=True, default=str).encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:16]
-
-
-def model_fingerprint(model) -> str:
-    """A short content hash of a fitted latency model: its configuration and its fitted arrays.
-
-    A model that defines ``fingerprint`` (a string or a method returning one) gives that; otherwise the
-    hash covers ``config``, ``source_devices``, ``source_latency``, ``source_scales``, the basis
-    architectures and every array of ``population``.  The same saved model loaded twice gives the same
-    fingerprint; a refit (other sources, seed or configuration) gives another.
-    """
-    fp = getattr(model, "fingerprint", None)
-    fp = fp() if callable(fp) else fp
-    if isinstance(fp, str) and fp:
-        return fp
-    parts: list = [type(model).__name__, getattr(model, "config", None)]
-    for name in ("source_devices", "source_latency", "source_scales"):
-        v = getattr(model, name, None)
-        parts.append(None if v is None else np.asarray(v))
-    basis = getattr(model, "basis", None)
-    parts.append(None if basis is None else np.asarray(getattr(basis, "archs", [])))
-    pop = getattr(model, "population", None)
-    if isinstance(pop, dict):
-        for k in sorted(pop):
-            parts += [k, np.asarray(pop[k])]
-    return _digest(parts)
-
-
-def data_fingerprint(archs, latency_ms, device: str | None = None) -> str:
-    """A short hash of target measurements: ``(device, arch_index, latency_ms)``, independent of row order."""
-    a = np.asarray(archs, np.int64).ravel()
-    v = np.asarray(latency_ms, float).ravel()
-    if a.shape != v.shape:
-        raise ConfigError(f"data_fingerprint: {a.size} architectures for {v.size} latencies")
-    order = np.lexsort((v, a))
-    return _digest([device, a[order], v[order]])
 
 
 # ---------------------------------------------------------------------------------------- the study
