@@ -44,7 +44,7 @@ from latxfer.nas.inputs import (
     load_accuracy,
     parse_objective,
 )
-from latxfer.nas.objective import _UniqueObjective
+from latxfer.nas.objective import _UniqueObjective  # noqa: F401 - tests use latxfer.nas._UniqueObjective
 from latxfer.nas.pareto import (
     TrueFront,
     evaluate_front,
@@ -103,5 +103,3 @@ __all__ = [
     "igd_plus",
     "evaluate_front",
 ]
-
-_UniqueObjective = _UniqueObjective  # kept importable as latxfer.nas._UniqueObjective (tests use it)

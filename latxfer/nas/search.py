@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -199,8 +201,9 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
     try:
         study = _create_or_load(st, study_name, problem, samp, storage)
         stale = fail_stale_trials(study, st)
-        _optimize(study, st, problem, n_trials, state, revisit=revisit, shared=storage is not None,
-                  timeout=timeout, progress=progress, callbacks=callbacks, warm_start=warm_start)
+        with _quiet_storage_errors_in_threads():
+            _optimize(study, st, problem, n_trials, state, revisit=revisit, shared=storage is not None,
+                      timeout=timeout, progress=progress, callbacks=callbacks, warm_start=warm_start)
         obj = state["objective"]
         if obj is not None:
             stale += obj.stale_failed
@@ -277,6 +280,27 @@ def _optimize(study, st, problem: NASProblem, n_trials: int, state: dict, *, rev
             # AssertionError while handling the UpdateFinishedTrialError: look through the chain.)
             if not shared or not _caused_by(exc, optuna.exceptions.UpdateFinishedTrialError):
                 raise
+
+
+@contextlib.contextmanager
+def _quiet_storage_errors_in_threads():
+    """While searching, a storage error in Optuna's heartbeat thread is not printed as a traceback.
+
+    The search itself then meets the same error and raises a :class:`StorageError` with a message; any
+    other exception in a thread goes to the previous hook.
+    """
+    previous = threading.excepthook
+
+    def hook(args):
+        if args.exc_value is not None and _storage_cause(args.exc_value) is not None:
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
 
 
 def _caused_by(exc: BaseException, cls: type) -> bool:
