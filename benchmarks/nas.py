@@ -51,25 +51,16 @@ from _common import RESULTS, md_table, provenance  # noqa: E402
 import latxfer  # noqa: E402
 from latxfer import nas  # noqa: E402
 from latxfer.models import DevicePosterior  # noqa: E402
+from latxfer.ranks import srcc  # noqa: E402
 
 AdaptFn = Callable[[np.ndarray, np.ndarray, str, int], DevicePosterior]
 
 
-def _srcc(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    ok = np.isfinite(x) & np.isfinite(y)
-    return float(spearmanr(x[ok], y[ok]).statistic)
-
-
 def central_source(lat: np.ndarray, names: list[str]) -> str:
     """The source with the highest mean SRCC to the other sources (no target data)."""
-    from scipy.stats import rankdata
-
     ok = np.all(np.isfinite(lat), axis=0)
-    r = rankdata(lat[:, ok], axis=1)
-    c = np.corrcoef(r)
-    np.fill_diagonal(c, np.nan)
+    n = lat.shape[0]
+    c = np.array([[srcc(lat[i, ok], lat[j, ok]) if i != j else np.nan for j in range(n)] for i in range(n)])
     return names[int(np.nanargmax(np.nanmean(c, axis=1)))]
 
 
@@ -113,7 +104,7 @@ def run_target(ds, target, sources_lat, source_names, central, adapt: AdaptFn, *
     for seed in seeds:
         sample = ds.latx.sample_archs(target, n, rng=seed)
         ys = lat_t.sel(arch=sample).values
-        best = source_names[int(np.nanargmax([_srcc(row[np.searchsorted(archs_all, sample)], ys)
+        best = source_names[int(np.nanargmax([srcc(row[np.searchsorted(archs_all, sample)], ys)
                                                for row in sources_lat]))]
         t0 = time.perf_counter()
         post = adapt(sample, ys, target, seed)

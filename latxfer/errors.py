@@ -35,6 +35,8 @@ __all__ = [
     "ImplausibleLatencyError",
     "ImplausibleLatencyWarning",
     "MissingBackendError",
+    "StorageError",
+    "StudyMismatchError",
 ]
 
 
@@ -144,5 +146,15 @@ class ImplausibleLatencyError(InvalidLatencyError):
 
 class ImplausibleLatencyWarning(LatxferWarning):
     """Implausible latencies that were accepted with ``allow_implausible=True`` (names rows and why)."""
+
+
 class MissingBackendError(LatxferError):
     """An optional runtime (e.g. onnxruntime) is not installed; the message names the extra to install."""
+
+
+class StorageError(ConfigError):
+    """A study storage cannot be opened or was lost: no driver, server refused or gone (URL without password)."""
+
+
+class StudyMismatchError(ConfigError):
+    """A resumed study was made for another model, target data or settings: start a new one (``--study``)."""

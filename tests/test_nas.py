@@ -303,7 +303,7 @@ def test_storage_that_cannot_be_opened(tmp_path):
         nas.open_storage(f"journal://{tmp_path}/no/such/dir/s.log")
     with pytest.raises(ConfigError, match="cannot interpret storage"):
         nas.open_storage("study.txt")
-    with pytest.raises(ConfigError, match="cannot open storage"):
+    with pytest.raises(ConfigError, match="cannot open storage 'postgresql://u@127.0.0.1:1/db'"):
         nas.open_storage("postgresql://u@127.0.0.1:1/db")
     assert nas.open_storage(None) is None
 
@@ -401,7 +401,7 @@ def test_two_workers_share_a_journal_study(tmp_path):
         assert p.returncode == 0, err.decode()[-2000:]
     done = _complete(url, name)
     ran = [len(f.read_text().split()) for f in logs]
-    assert total <= len(done) <= total + 1  # a shared study may overshoot by one trial per extra worker
+    assert len(done) == total  # together exactly the study's target (tests/nas: three workers, PostgreSQL)
     assert sum(ran) == len(done) and min(ran) > 0  # both workers contributed, no trial counted twice
 
 
