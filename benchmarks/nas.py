@@ -130,7 +130,7 @@ def run_target(ds, target, sources_lat, source_names, central, adapt: AdaptFn, *
                          "proxy": w.info.get("proxy", ""), "search_s": w.search.elapsed_s,
                          "adapt_s": t_adapt if name.startswith(adapt_label) else np.nan})
         if figures is not None and seed == seeds[0]:
-            from latxfer.plots_nas import plot_pareto_fronts
+            from latxfer.plots import plot_pareto_fronts
 
             Path(figures).mkdir(parents=True, exist_ok=True)
             plot_pareto_fronts({f"proxy reuse ({central})": runs[f"reuse@{trials}"][0].archs,

@@ -315,7 +315,7 @@ def main(argv=None) -> int:
         right=("decision_right", "first"))
     ratio = (wide["active"] / wide["random"]).rename("active/random")
     try:
-        from latxfer.plots_plan import plot_plan
+        from latxfer.plots import plot_plan
 
         key = next(iter(plans))
         pa, pr = plans[(key[0], key[1], "active")], plans[(key[0], key[1], "random")]

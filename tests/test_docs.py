@@ -26,7 +26,9 @@ How the blocks run
   - ``<!-- docs-test: slow -->``: marked ``slow`` (skipped by default);
   - ``<!-- docs-test: skip REASON -->``: not run, with the reason shown.
 
-Pages written on other branches (``OTHER_BRANCH_PAGES``) are tested by their own room's tests.
+Two pages are run by their own room's tests instead (``OWN_TEST_PAGES``): ``guide/measure.md``'s loop by
+tests/measure/test_loop.py (it times real networks), ``guide/many-workers.md`` by tests/nas/test_postgres.py
+(it needs a PostgreSQL server, which .ci/run starts).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import pytest
 from latxfer.errors import LatxferWarning
 
 ROOT = Path(__file__).resolve().parents[1]
-OTHER_BRANCH_PAGES = {"measure.md", "many-workers.md"}
+OWN_TEST_PAGES = {"measure.md", "many-workers.md"}
 
 
 def _guide_pages() -> list[Path]:
@@ -56,7 +58,7 @@ def _guide_pages() -> list[Path]:
     nav = re.findall(r"guide/([\w.-]+\.md)", (ROOT / "mkdocs.yml").read_text())
     pages = [ROOT / "docs" / "guide" / n for n in dict.fromkeys(nav)]
     pages += sorted(set((ROOT / "docs" / "guide").glob("*.md")) - set(pages))
-    return [p for p in pages if p.name not in OTHER_BRANCH_PAGES and p.exists()]
+    return [p for p in pages if p.name not in OWN_TEST_PAGES and p.exists()]
 
 
 PAGES = [ROOT / "README.md"] + _guide_pages()

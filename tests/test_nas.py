@@ -481,7 +481,7 @@ def test_cli_without_model_module(tmp_path, pixel2, monkeypatch, capsys):
 
 
 def test_plots(tmp_path, truth, post):
-    from latxfer.plots_nas import plot_pareto_fronts, plot_search
+    from latxfer.plots import plot_pareto_fronts, plot_search
 
     a = nas.adapt_workflow(post, "cifar10", n_trials=None)
     fig = plot_pareto_fronts({"adapted": a.archs, "front half": truth.front_archs[::2]}, truth,

@@ -138,7 +138,9 @@ def _print_text(args, problem, res, table) -> None:
         print(f"  budget {problem.budget_ms:g} ms with risk delta {problem.delta:g}: "
               f"{int(problem.feasible().sum())} feasible architectures")
     if res.study_name and res.storage != "memory":
-        print(f"  study {res.study_name!r} in {args.storage} ({res.storage})")
+        from latxfer.nas import redact_url
+
+        print(f"  study {res.study_name!r} in {redact_url(args.storage)} ({res.storage})")
 
 
 def run(args) -> int:
@@ -153,7 +155,7 @@ def run(args) -> int:
     post, fitted, space = adapt_posterior(args.model, args)
     data_dir = getattr(args, "data_dir", None)
     problem = nas.NASProblem.from_posterior(post, args.accuracy, objective=args.objective, budget_ms=args.budget_ms,
-                                            delta=args.delta, space=space, data_dir=data_dir)
+                                            delta=args.delta, space=space, data_dir=data_dir, model=fitted)
     warm = None
     if args.warm_start == "sources":
         if getattr(fitted, "source_latency", None) is None:

@@ -53,8 +53,3 @@ def test_figures_are_written_atomically_and_refuse_when_asked(srcc_post, tmp_pat
         plot_prediction(post, tmp_path / "no" / "p.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.svg"]  # no temporary file left behind
 
-
-def test_old_import_paths_still_work():
-    from latxfer import plots, plots_nas, plots_plan
-
-    assert plots_nas.plot_search is plots.plot_search and plots_plan.plot_plan is plots.plot_plan
