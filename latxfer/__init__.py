@@ -11,25 +11,26 @@ See README.md and docs/ for the tour.
 """
 
 from latxfer import errors
-from latxfer.data import (
-    DATASETS,
-    Split,
-    from_long,
-    get_split,
-    list_datasets,
-    load_dataset,
-    load_space,
-    load_splits,
-    open_dataset,
-    read_csv,
-    save_dataset,
-    validate_csv,
-)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DATASETS", "Split", "__version__", "errors", "from_long", "get_split", "list_datasets",
-    "load_dataset", "load_space", "load_splits", "open_dataset", "read_csv", "save_dataset",
-    "validate_csv",
-]
+#: The data functions most scripts start with, imported on first use (PEP 562) so that ``import latxfer``
+#: and ``latxfer --help`` do not pay for pandas, scipy and xarray.
+_DATA_NAMES = ("DATASETS", "Split", "from_long", "get_split", "list_datasets", "load_dataset", "load_space",
+               "load_splits", "open_dataset", "read_csv", "save_dataset", "validate_csv")
+
+__all__ = ["__version__", "errors", *_DATA_NAMES]
+
+
+def __getattr__(name: str):
+    if name in _DATA_NAMES:
+        import latxfer.data as _data
+
+        value = getattr(_data, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'latxfer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_DATA_NAMES))
