@@ -229,9 +229,15 @@ class LatxAccessor:
 
     Examples
     --------
-    >>> ds = latxfer.load_dataset("nb201-help")          # doctest: +SKIP
-    >>> src, tgt = ds.latx.split(target="pixel2", sources=["pixel3", "1080ti_1"])  # doctest: +SKIP
-    >>> ds.latx.to_long().head()                          # doctest: +SKIP
+    >>> import latxfer
+    >>> ds = latxfer.load_dataset("nb201-hwnasbench")
+    >>> src, tgt = ds.latx.split(target="hwnb_edgegpu", sources=["hwnb_pixel3", "hwnb_raspi4"])
+    >>> src.latx.devices, tgt.latx.devices
+    (['hwnb_pixel3', 'hwnb_raspi4'], ['hwnb_edgegpu'])
+    >>> ds.latx.to_long().head(2)
+             device  arch_index  latency_ms
+    0  hwnb_edgegpu           1    6.547689
+    1  hwnb_edgegpu          16    3.455324
     """
 
     def __init__(self, ds: xr.Dataset):
