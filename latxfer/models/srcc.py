@@ -20,7 +20,7 @@ from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelat
 from latxfer.models.posterior import DevicePosterior
 from latxfer.ranks import srcc_rows
 
-__all__ = ["PSRCC_DISCREPANCY", "SRCCPosterior", "align_proxy", "expected_rank_quality",
+__all__ = ["PSRCC_DISCREPANCY", "SRCCPosterior", "align_proxy", "srcc_draws", "expected_rank_quality",
            "p_srcc_at_least", "posterior_srcc", "widen_srcc"]
 
 #: Model discrepancy of :func:`posterior_srcc`: the sd, on the Fisher-z scale, of the error between the
@@ -246,15 +246,58 @@ def posterior_srcc(proxy_ms, post: DevicePosterior, *, threshold: float = 0.9, p
         raise InsufficientDataError(f"only {int(use.sum())} architectures with a proxy latency; need >= 3")
     if np.ptp(proxy[use]) == 0:
         raise UndefinedCorrelationError("the proxy latencies are constant: SRCC is undefined")
-    T = post.draws_ms[:, use].copy()
-    meas = post.measured[use]
-    T[:, meas] = post.measured_ms[use][meas]
-    # a tiny fixed jitter breaks the ties of measured architectures (one value in every draw)
-    r = srcc_rows(proxy[use], T + 1e-12 * np.random.default_rng(0).random(T.shape))
-    discrepancy = float(discrepancy) * float(np.mean(~meas))
-    return SRCCPosterior(widen_srcc(r, discrepancy), threshold, prob,
+    measured = np.where(post.measured, post.measured_ms, np.nan)
+    draws, r, discrepancy = srcc_draws(np.where(use, proxy, np.nan), post.draws_ms, measured,
+                                       discrepancy=discrepancy)
+    return SRCCPosterior(draws, threshold, prob,
                          {"n_archs": int(use.sum()), "n_measured": post.n_measured,
                           "discrepancy": discrepancy}, raw_draws=r)
+
+
+def srcc_draws(proxy, draws_ms, measured_ms=None, *, discrepancy: float | None = None,
+               unmeasured_share: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Draws of SRCC(proxy, target): the one computation behind :func:`posterior_srcc` and the planner.
+
+    Architectures without a proxy latency are skipped; measured ones (finite ``measured_ms``) enter with
+    their measured value in every draw (a tiny fixed jitter breaks their ties); the model discrepancy
+    times the share of unmeasured architectures is added on the Fisher-z scale (:func:`widen_srcc`).
+
+    Parameters
+    ----------
+    proxy : numpy.ndarray
+        ``(A,)`` proxy latency (ms), NaN = not measured.
+    draws_ms : numpy.ndarray
+        ``(S, A)`` posterior predictive draws of the target (ms).
+    measured_ms : numpy.ndarray, optional
+        ``(A,)`` the target's measurements (ms), NaN elsewhere.
+    discrepancy : float, optional
+        Model discrepancy (Fisher-z sd); default :data:`PSRCC_DISCREPANCY`.
+    unmeasured_share : float, optional
+        The share the discrepancy is multiplied by, when the columns are a subset of the architectures
+        :func:`posterior_srcc` would use (default: the share of unmeasured columns).
+
+    Returns
+    -------
+    draws : numpy.ndarray
+        ``(S,)`` SRCC draws with the discrepancy.
+    raw : numpy.ndarray
+        ``(S,)`` the model's own SRCC draws.
+    applied : float
+        The discrepancy applied (``discrepancy`` times the share).
+    """
+    discrepancy = PSRCC_DISCREPANCY if discrepancy is None else discrepancy
+    proxy = np.asarray(proxy, dtype=float)
+    use = np.isfinite(proxy)
+    T = np.asarray(draws_ms)[:, use].copy()
+    meas = np.zeros(int(use.sum()), bool)
+    if measured_ms is not None:
+        measured_ms = np.asarray(measured_ms, dtype=float)[use]
+        meas = np.isfinite(measured_ms)
+        T[:, meas] = measured_ms[meas]
+    r = srcc_rows(proxy[use], T + 1e-12 * np.random.default_rng(0).random(T.shape))
+    share = float(np.mean(~meas)) if unmeasured_share is None else float(unmeasured_share)
+    applied = float(discrepancy) * share
+    return widen_srcc(r, applied), r, applied
 
 
 def expected_rank_quality(post: DevicePosterior, *, prob: float = 0.9) -> SRCCPosterior:

@@ -13,7 +13,7 @@ import numpy as np
 
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
 from latxfer.models.posterior import DevicePosterior
-from latxfer.models.srcc import PSRCC_DISCREPANCY, align_proxy, widen_srcc
+from latxfer.models.srcc import PSRCC_DISCREPANCY, align_proxy, srcc_draws, widen_srcc
 from latxfer.plan.goals import check_conf, parse_goal
 from latxfer.plan.result import PlanResult, recommend
 from latxfer.plan.selection import (
@@ -75,7 +75,8 @@ def _k_grid(batch: int, max_k: int) -> np.ndarray:
 
 def proxy_srcc_draws(proxy: np.ndarray, draws_ms: np.ndarray, measured_ms: np.ndarray | None = None, *,
                      discrepancy: float | None = None, unmeasured_share: float | None = None) -> np.ndarray:
-    """Draws of SRCC(proxy, target), computed as :meth:`LatencyModel.posterior_srcc` computes them.
+    """Draws of SRCC(proxy, target), computed as :meth:`LatencyModel.posterior_srcc` computes them (both
+    call :func:`latxfer.models.srcc.srcc_draws`).
 
     Architectures without a proxy latency are skipped; measured ones (finite ``measured_ms``) enter with their
     measured value in every draw; the model discrepancy (default
@@ -101,16 +102,8 @@ def proxy_srcc_draws(proxy: np.ndarray, draws_ms: np.ndarray, measured_ms: np.nd
     numpy.ndarray
         ``(S,)`` widened SRCC draws (``SRCCPosterior.draws``).
     """
-    discrepancy = PSRCC_DISCREPANCY if discrepancy is None else discrepancy
-    use = np.isfinite(proxy)
-    T = draws_ms[:, use].copy()
-    meas = np.zeros(int(use.sum()), bool)
-    if measured_ms is not None:
-        meas = np.isfinite(measured_ms[use])
-        T[:, meas] = measured_ms[use][meas]
-    r = srcc_rows(proxy[use], T + 1e-12 * np.random.default_rng(0).random(T.shape))
-    share = float(np.mean(~meas)) if unmeasured_share is None else float(unmeasured_share)
-    return widen_srcc(r, float(discrepancy) * share)
+    return srcc_draws(proxy, draws_ms, measured_ms, discrepancy=discrepancy,
+                      unmeasured_share=unmeasured_share)[0]
 
 
 def _score(post: DevicePosterior, truth: np.ndarray | None, E: np.ndarray, proxy: np.ndarray | None,
