@@ -19,7 +19,11 @@ __version__ = "0.1.0"
 _DATA_NAMES = ("DATASETS", "Split", "from_long", "get_split", "list_datasets", "load_dataset", "load_space",
                "load_splits", "open_dataset", "read_csv", "save_dataset", "validate_csv")
 
-__all__ = ["__version__", "errors", *_DATA_NAMES]
+__all__ = [
+    "DATASETS", "Split", "__version__", "errors", "from_long", "get_split", "list_datasets",
+    "load_dataset", "load_space", "load_splits", "open_dataset", "read_csv", "save_dataset",
+    "validate_csv",
+]
 
 
 def __getattr__(name: str):

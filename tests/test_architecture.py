@@ -205,6 +205,8 @@ def test_check_catches_a_forbidden_import_and_an_unknown_room(tmp_path):
     """The checker itself: a table that forbids what the code does is caught."""
     text = (ROOT / "ARCHITECTURE.md").read_text().replace(
         "| `latxfer/ranks.py` |", "| `latxfer/nowhere.py` *(pending)* | x | nothing |\n| `latxfer/ranks.py` |")
+    # a room that also names flat modules of its own (the alias form of the first column)
+    text = text.replace("| `latxfer/cli/` |", "| `latxfer/cli/` (also `cli_*.py`) |")
     rooms = parse_rooms(text)
     assert rooms["nowhere"].pending and rooms["nowhere"].may_import == set()
     assert room_of_file(Path("cli_plan.py"), rooms) == "cli"

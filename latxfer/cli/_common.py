@@ -23,7 +23,7 @@ from pathlib import Path
 __all__ = [
     "EXIT_OK", "EXIT_PROBLEMS", "EXIT_BAD_INPUT", "PLOT_SUFFIXES", "SPACES", "Parser",
     "int_at_least", "number_in", "seed", "probability", "confidence", "srcc_threshold", "finite_float",
-    "space_name", "add_flag", "add_progress", "progress", "FLAGS", "say", "print_json", "json_safe", "Outputs", "input_paths",
+    "space_name", "add_flag", "add_build_flags", "add_progress", "progress", "FLAGS", "say", "print_json", "json_safe", "Outputs", "input_paths",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
@@ -157,6 +157,11 @@ FLAGS: dict[str, dict] = {
     "--dataset": dict(required=True, metavar="NAME|FILE",
                       help="a dataset name (see `latxfer data list`), a tidy CSV device,arch_index,latency_ms "
                            "or a saved .zarr / .nc dataset"),
+    "--archs": dict(required=True, metavar="FILE_OR_LIST",
+                    help="a plan CSV (`latxfer plan --out`), any CSV with an arch_index column, or a comma "
+                         "list of indices"),
+    "--batch-size": dict(type=int_at_least(1), default=1, metavar="N",
+                         help="input batch of the built networks, an integer >= 1 (default 1)"),
     "--n-boot": dict(type=int_at_least(0), default=1000, metavar="N",
                      help="bootstrap resamples, an integer >= 0 (default 1000; 0: Fisher-z intervals)"),
     "--trials": dict(type=int_at_least(1), default=500, metavar="N",
@@ -292,3 +297,14 @@ def choices_text(values: Iterable[str]) -> str:
     """``a, b or c`` for help texts."""
     v = list(values)
     return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " or " + v[-1]
+
+
+def add_build_flags(parser: argparse.ArgumentParser) -> None:
+    """What ``latxfer measure`` and ``latxfer export`` build: ``--space``, ``--archs``, ``--batch-size``,
+    ``--seed`` (of the random weights), ``--overwrite`` and the progress flags."""
+    add_flag(parser, "--space", required=True)
+    add_flag(parser, "--archs")
+    add_flag(parser, "--batch-size")
+    add_flag(parser, "--seed", "seeds the random weights (latency does not depend on them)")
+    add_flag(parser, "--overwrite")
+    add_progress(parser)

@@ -10,7 +10,7 @@ through :func:`latxfer.measure.export_archs`, as one store written all at once.
 
 from __future__ import annotations
 
-from latxfer.cli._measure_flags import add_build_flags
+from latxfer.cli import _common as C
 
 NAME = "export"
 HELP = "export architectures as ONNX files (one per architecture, with a manifest)"
@@ -18,7 +18,7 @@ HELP = "export architectures as ONNX files (one per architecture, with a manifes
 
 def add_arguments(p) -> None:
     """Options of ``latxfer export``."""
-    add_build_flags(p)
+    C.add_build_flags(p)
     p.add_argument("--format", choices=["onnx"], default="onnx", help="file format (default onnx)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="directory to create: <space>_<arch_index>.onnx + manifest.csv")
@@ -28,7 +28,6 @@ def run(args) -> int:
     """Run ``latxfer export``."""
     import sys
 
-    from latxfer.cli import _common as C
     from latxfer.measure import export_archs, load_measure_space, parse_archs
 
     space = load_measure_space(args.space, args.data_dir)

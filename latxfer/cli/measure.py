@@ -13,7 +13,6 @@ them; ``--append`` goes on where a run stopped), with ``FILE.csv.json`` beside t
 from __future__ import annotations
 
 from latxfer.cli import _common as C
-from latxfer.cli._measure_flags import add_build_flags
 
 NAME = "measure"
 HELP = "build and time architectures on this machine (jax or onnxruntime)"
@@ -21,7 +20,7 @@ HELP = "build and time architectures on this machine (jax or onnxruntime)"
 
 def add_arguments(p) -> None:
     """Options of ``latxfer measure``."""
-    add_build_flags(p)
+    C.add_build_flags(p)
     p.add_argument("--out", required=True, metavar="FILE.csv",
                    help="tidy CSV device,arch_index,latency_ms that --target-csv reads (+ FILE.csv.json)")
     p.add_argument("--device-name", default=None, metavar="NAME",

@@ -200,6 +200,7 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
     state = {"objective": None, "done": 0}
     try:
         study = _create_or_load(st, study_name, problem, samp, storage)
+        running0 = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         stale = fail_stale_trials(study, st)
         with _quiet_storage_errors_in_threads():
             _optimize(study, st, problem, n_trials, state, revisit=revisit, shared=storage is not None,
@@ -207,6 +208,10 @@ def run_search(problem: NASProblem, n_trials: int = 500, *, sampler: str | Any =
         obj = state["objective"]
         if obj is not None:
             stale += obj.stale_failed
+        # Optuna's own optimize loop also fails stale trials of heartbeat storages: count a trial that was
+        # RUNNING when this search started and is FAIL now, whoever failed it
+        stale += [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                  if t.number in running0]
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         best = study.best_trials
     except Exception as exc:

@@ -98,7 +98,7 @@ def test_cli_resume_with_another_target_csv(tmp_path, pixel2, monkeypatch, capsy
     class Fake:  # a model whose posterior conditions on the target CSV it is given
         source_latency = None
 
-        def adapt_dataset(self, target):
+        def adapt_dataset(self, target, device=None, **kw):
             a = target["arch"].values[np.isfinite(target["latency"].values[0])]
             return SimpleNamespace(posterior=_posterior(pixel2, a))
 
