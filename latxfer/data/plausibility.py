@@ -19,9 +19,10 @@ fbnet-help, fbnet-layers and ofa-help passes clean, with the margins given below
   or outside the absolute range [:data:`MIN_MS`, :data:`MAX_MS`] ms (the shared data span
   0.0033-244 ms).  Layer-wise tables: the per-architecture sum of layers, high side only (layer costs
   are relative to a reference op and may be 0).
-- **Repeats that disagree**: repeated measurements of one (device, architecture) whose largest is more
-  than :data:`REPEAT_RATIO` times their smallest (measurement noise is a few percent; the shared
-  tables hold one value each).  Layer-wise: repeats of one layer that differ by more than the device's
+- **Repeats that disagree**: repeated measurements of one (device, architecture) whose upper quarter is
+  more than :data:`REPEAT_RATIO` times their lower quarter (two repeats: the larger more than that times
+  the smaller; measurement noise is a few percent, and one stray repeat of twenty, as a timing run on a
+  busy machine gives, leaves the median intact and passes; the shared tables hold one value each).  Layer-wise: repeats of one layer that differ by more than the device's
   median per-architecture sum.
 - **No variation**: :data:`CONSTANT_MIN_ARCHS` or more architectures of one device, all with exactly
   the same latency.  Even the coarsest shared device (hwnb_eyeriss, 30 distinct values) gives five
@@ -174,8 +175,16 @@ def _repeats(df, vals, has_layer, pre) -> list[Problem]:
         bad = st[(st["max"] - st["min"]) > st["device"].map(scale).fillna(np.inf).to_numpy()]
         rule = "differ by more than the device's median architecture latency"
     else:
-        bad = st[~(st["max"] <= REPEAT_RATIO * st["min"])]
-        rule = f"disagree by more than {REPEAT_RATIO:g}x (measurement noise is a few percent)"
+        # the median of the repeats is what latxfer uses; it is ambiguous when the lower and the upper
+        # quarter of the repeats disagree by more than REPEAT_RATIO (two repeats: their min and max).  One
+        # stray repeat among many (an OS hiccup in a timing run) leaves the median intact and passes.
+        g = df[df.set_index(keys).index.isin(st.set_index(keys).index)].groupby(keys, sort=False)["latency_ms"]
+        q = pd.DataFrame({"q_lo": g.quantile(0.25, interpolation="lower"),
+                          "q_hi": g.quantile(0.75, interpolation="higher")}).reset_index()
+        st = st.merge(q, on=keys)
+        bad = st[~(st["q_hi"] <= REPEAT_RATIO * st["q_lo"])]
+        rule = (f"disagree by more than {REPEAT_RATIO:g}x between their lower and upper quarter "
+                "(measurement noise is a few percent)")
     out = []
     for dev, b in bad.groupby("device", sort=False):
         sub = df[df["device"] == dev].merge(b[keys], on=keys)
