@@ -33,6 +33,8 @@ __all__ = [
     "IntegrityError",
     "UnsafePickleError",
     "MissingBackendError",
+    "ImplausibleLatencyError",
+    "ImplausibleLatencyWarning",
 ]
 
 
@@ -133,3 +135,16 @@ class UnsafePickleError(LatxferError):
 
 class MissingBackendError(LatxferError):
     """An optional runtime (e.g. onnxruntime) is not installed; the message names the extra to install."""
+
+
+class ImplausibleLatencyError(InvalidLatencyError):
+    """Latencies that no architecture of a search space could produce on one device.
+
+    Orders of magnitude off the device's other values, repeats of one architecture that disagree far
+    beyond measurement noise, no variation at all, or far off a reference (the sources).  Accept them
+    with ``allow_implausible=True`` (``--allow-implausible`` on the command line).
+    """
+
+
+class ImplausibleLatencyWarning(LatxferWarning):
+    """Implausible latencies that were accepted with ``allow_implausible=True`` (names rows and why)."""

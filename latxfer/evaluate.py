@@ -42,6 +42,7 @@ from latxfer.errors import (
     UndefinedCorrelationError,
 )
 from latxfer.methods import FewShotMethod
+from latxfer.ranks import srcc
 
 __all__ = ["evaluate", "summarize", "to_table", "measured_sample", "score", "subsample_sources"]
 
@@ -109,13 +110,12 @@ def score(pred, true, *, trim=(0.1, 0.9), topk=(10, 50), lower=None, upper=None)
     if const:
         out.update(srcc=np.nan, kendall=np.nan, srcc_trimmed=np.nan, status="constant prediction")
     else:
-        out["srcc"] = float(np.corrcoef(stats.rankdata(p), stats.rankdata(t))[0, 1])
+        out["srcc"] = srcc(p, t)
         out["kendall"] = float(stats.kendalltau(p, t).statistic)
         lo, hi = np.quantile(true, trim)
         sel = (t >= lo) & (t <= hi)
         pt, tt = p[sel], t[sel]
-        out["srcc_trimmed"] = (float(np.corrcoef(stats.rankdata(pt), stats.rankdata(tt))[0, 1])
-                               if pt.size >= 3 and np.ptp(pt) > 0 and np.ptp(tt) > 0 else np.nan)
+        out["srcc_trimmed"] = srcc(pt, tt)  # NaN below 3 architectures or when one side is constant
         out["status"] = "ok"
     for k in topk:
         out[f"top{k}"] = _topk(np.where(ok, pred, np.inf), true, k)
@@ -137,6 +137,87 @@ def _space_for(dataset: xr.Dataset, space, data_dir):
     from latxfer.data.datasets import load_space
 
     return load_space(dataset.latx.space, data_dir)
+
+
+def _check_args(dataset, sources, targets, methods, ns, seeds) -> tuple[list, list, list, list]:
+    """Validated ``(sources, targets, ns, seeds)`` lists; bad arguments raise named errors."""
+    sources, targets = list(sources), list(targets)
+    seeds = list(range(seeds)) if isinstance(seeds, int | np.integer) else list(seeds)
+    ns = [int(n) for n in ns]
+    if any(n < 0 for n in ns):
+        raise ConfigError(f"n must be >= 0, got {ns}")
+    if not methods:
+        raise ConfigError("no method to evaluate")
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"method names must be unique, got {names}")
+    leak = [t for t in targets if t in sources]
+    if leak:
+        raise LeakageError(
+            f"target device(s) {leak} are also source devices: their full tables would leak into the fit; "
+            "remove them from the sources"
+        )
+    dataset.latx.select(targets)  # unknown names -> UnknownDeviceError listing the known ones
+    return sources, targets, ns, seeds
+
+
+def _target_pools(dataset, targets, ns) -> tuple[np.ndarray, dict]:
+    """The targets' end-to-end latency matrix and, per target, its measured architectures."""
+    T = dataset.latx.latency_matrix(targets)
+    pools = {t: dataset.latx.archs[np.isfinite(T[i])] for i, t in enumerate(targets)}
+    for t in targets:
+        if max(ns) > pools[t].size - 3:
+            raise InsufficientDataError(
+                f"n = {max(ns)} leaves fewer than 3 unmeasured architectures of target {t!r} "
+                f"({pools[t].size} measured)"
+            )
+    return T, pools
+
+
+class _Results:
+    """The arrays :func:`evaluate` fills, dims ``(method, target, n, seed)``."""
+
+    def __init__(self, methods, targets, ns, seeds, topk):
+        shape = (len(methods), len(targets), len(ns), len(seeds))
+        self.metrics = ["srcc", "srcc_trimmed", "kendall"] + [f"top{k}" for k in topk] + [
+            "coverage", "interval_width_rel", "adapt_seconds"]
+        self.res = {k: np.full(shape, np.nan) for k in self.metrics}
+        self.n_unpred = np.zeros(shape, dtype=np.int64)
+        self.n_query = np.zeros(shape[1:], dtype=np.int64)
+        self.status = np.full(shape, "", dtype=object)
+        self.measured = np.full((len(targets), len(ns), len(seeds), max(max(ns), 1)), -1, dtype=np.int64)
+
+    def to_dataset(self, coords: dict, attrs: dict, fit_seconds) -> xr.Dataset:
+        dims = (METHOD, TARGET, N, SEED)
+        dv = {k: (dims, v) for k, v in self.res.items()}
+        dv["n_unpredicted"] = (dims, self.n_unpred)
+        dv["status"] = (dims, self.status.astype(str))
+        dv["n_query"] = ((TARGET, N, SEED), self.n_query)
+        dv["measured"] = ((TARGET, N, SEED, "slot"), self.measured)
+        dv["fit_seconds"] = (METHOD, np.array(fit_seconds))
+        return xr.Dataset(dv, coords=coords, attrs=attrs)
+
+
+def _score_methods(out: _Results, idx: tuple, methods, t: str, n: int, seed: int, meas, y_meas, query, y_q, *,
+                   interval, trim, topk) -> None:
+    """Adapt every method to one shared sample and score it on the query set, into ``out`` at ``idx``."""
+    ti, ni, si = idx
+    for mi, m in enumerate(methods):
+        if n < getattr(m, "min_n", 0):
+            out.status[mi, ti, ni, si] = "n < min_n"
+            continue
+        rng = np.random.default_rng([int(seed), zlib.crc32(t.encode()), n, zlib.crc32(m.name.encode())])
+        t0 = time.perf_counter()
+        adapted = m.adapt(meas.copy(), y_meas.copy(), device=t, rng=rng)
+        pred = adapted.predict(query, interval=interval)
+        out.res["adapt_seconds"][mi, ti, ni, si] = time.perf_counter() - t0
+        sc = score(pred.mean_ms, y_q, trim=trim, topk=topk,
+                   lower=pred.lower_ms if pred.has_interval else None,
+                   upper=pred.upper_ms if pred.has_interval else None)
+        for k in out.metrics[:-1]:
+            out.res[k][mi, ti, ni, si] = sc[k]
+        out.n_unpred[mi, ti, ni, si] = sc["n_unpredicted"]
+        out.status[mi, ti, ni, si] = sc["status"]
 
 
 def evaluate(
@@ -197,34 +278,11 @@ def evaluate(
         ``measured`` over ``(target, n, seed, slot)`` (-1 padded) records the shared samples;
         ``fit_seconds`` over ``method``.
     """
-    sources, targets = list(sources), list(targets)
-    seeds = list(range(seeds)) if isinstance(seeds, int | np.integer) else list(seeds)
-    ns = [int(n) for n in ns]
-    if any(n < 0 for n in ns):
-        raise ConfigError(f"n must be >= 0, got {ns}")
-    if not methods:
-        raise ConfigError("no method to evaluate")
-    names = [m.name for m in methods]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"method names must be unique, got {names}")
-    leak = [t for t in targets if t in sources]
-    if leak:
-        raise LeakageError(
-            f"target device(s) {leak} are also source devices: their full tables would leak into the fit; "
-            "remove them from the sources"
-        )
-    dataset.latx.select(targets)  # unknown names -> UnknownDeviceError listing the known ones
+    sources, targets, ns, seeds = _check_args(dataset, sources, targets, methods, ns, seeds)
     src = dataset.latx.select(sources)
     if source_archs_per_device is not None:
         src = subsample_sources(src, int(source_archs_per_device), source_seed)
-    T = dataset.latx.latency_matrix(targets)
-    pools = {t: dataset.latx.archs[np.isfinite(T[i])] for i, t in enumerate(targets)}
-    for t in targets:
-        if max(ns) > pools[t].size - 3:
-            raise InsufficientDataError(
-                f"n = {max(ns)} leaves fewer than 3 unmeasured architectures of target {t!r} "
-                f"({pools[t].size} measured)"
-            )
+    T, pools = _target_pools(dataset, targets, ns)
     if any(getattr(m, "needs_space", False) for m in methods) or space is not None:
         space = _space_for(dataset, space, data_dir)
 
@@ -234,64 +292,27 @@ def evaluate(
         m.fit(src, space)
         fit_s.append(time.perf_counter() - t0)
 
-    shape = (len(methods), len(targets), len(ns), len(seeds))
-    metrics = ["srcc", "srcc_trimmed", "kendall"] + [f"top{k}" for k in topk] + [
-        "coverage", "interval_width_rel", "adapt_seconds"]
-    res = {k: np.full(shape, np.nan) for k in metrics}
-    n_unpred = np.zeros(shape, dtype=np.int64)
-    n_query = np.zeros(shape[1:], dtype=np.int64)
-    status = np.full(shape, "", dtype=object)
-    measured = np.full((len(targets), len(ns), len(seeds), max(max(ns), 1)), -1, dtype=np.int64)
-    arch_index = pd.Index(dataset.latx.archs)
-
-    total = len(targets) * len(ns) * len(seeds)
+    out = _Results(methods, targets, ns, seeds, topk)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc="evaluate", unit="sample")
+        bar = tqdm(total=len(targets) * len(ns) * len(seeds), desc="evaluate", unit="sample")
     for ti, t in enumerate(targets):
-        y_all = T[ti]
-        pool = pools[t]
         for si, seed in enumerate(seeds):
             for ni, n in enumerate(ns):
-                meas = measured_sample(pool, t, n, seed)
-                measured[ti, ni, si, :n] = meas
-                query = np.setdiff1d(pool, meas, assume_unique=True)
-                y_meas = y_all[arch_index.get_indexer(meas)]
-                y_q = y_all[arch_index.get_indexer(query)]
-                n_query[ti, ni, si] = query.size
-                for mi, m in enumerate(methods):
-                    if n < getattr(m, "min_n", 0):
-                        status[mi, ti, ni, si] = "n < min_n"
-                        continue
-                    rng = np.random.default_rng([int(seed), zlib.crc32(t.encode()), n, zlib.crc32(m.name.encode())])
-                    t0 = time.perf_counter()
-                    adapted = m.adapt(meas.copy(), y_meas.copy(), device=t, rng=rng)
-                    pred = adapted.predict(query, interval=interval)
-                    res["adapt_seconds"][mi, ti, ni, si] = time.perf_counter() - t0
-                    sc = score(pred.mean_ms, y_q, trim=trim, topk=topk,
-                               lower=pred.lower_ms if pred.has_interval else None,
-                               upper=pred.upper_ms if pred.has_interval else None)
-                    for k in metrics[:-1]:
-                        res[k][mi, ti, ni, si] = sc[k]
-                    n_unpred[mi, ti, ni, si] = sc["n_unpredicted"]
-                    status[mi, ti, ni, si] = sc["status"]
+                meas = measured_sample(pools[t], t, n, seed)
+                out.measured[ti, ni, si, :n] = meas
+                query = np.setdiff1d(pools[t], meas, assume_unique=True)
+                out.n_query[ti, ni, si] = query.size
+                _score_methods(out, (ti, ni, si), methods, t, n, seed, meas, T[ti][dataset.latx.positions(meas)],
+                               query, T[ti][dataset.latx.positions(query)], interval=interval, trim=trim, topk=topk)
                 if bar is not None:
                     bar.update(1)
     if bar is not None:
         bar.close()
-
-    dims = (METHOD, TARGET, N, SEED)
-    dv = {k: (dims, v) for k, v in res.items()}
-    dv["n_unpredicted"] = (dims, n_unpred)
-    dv["status"] = (dims, status.astype(str))
-    dv["n_query"] = ((TARGET, N, SEED), n_query)
-    dv["measured"] = ((TARGET, N, SEED, "slot"), measured)
-    dv["fit_seconds"] = (METHOD, np.array(fit_s))
-    return xr.Dataset(
-        dv,
-        coords={METHOD: names, TARGET: targets, N: ns, SEED: seeds},
+    return out.to_dataset(
+        coords={METHOD: [m.name for m in methods], TARGET: targets, N: ns, SEED: seeds},
         attrs={
             "dataset": str(dataset.attrs.get("name", "")), "sources": ",".join(sources),
             "interval": interval, "trim": list(trim), "topk": list(topk),
@@ -299,6 +320,7 @@ def evaluate(
             "sampling": "rng = default_rng([seed, crc32(target)]); first n of one permutation (nested in n)",
             "units": "ms",
         },
+        fit_seconds=fit_s,
     )
 
 

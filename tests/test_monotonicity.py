@@ -12,6 +12,7 @@ from scipy import stats
 import latxfer
 from latxfer import monotonicity as mono
 from latxfer.errors import InsufficientDataError, UndefinedCorrelationError, UnknownDeviceError
+from latxfer.monotonicity import _core as core
 
 
 def _tiny(values: dict[str, dict[int, float]]):
@@ -24,8 +25,8 @@ def test_bootstrap_ranks_ties_exact():
     rng = np.random.default_rng(1)
     x = rng.integers(0, 5, 40).astype(float)
     y = x + rng.integers(0, 3, 40)
-    W = mono._weights(np.random.default_rng(0), 20, 40)
-    Z = [mono._standardised(mono._TieRanker(v).ranks(W), W) for v in (x, y)]
+    W = core._weights(np.random.default_rng(0), 20, 40)
+    Z = [core._standardised(core._TieRanker(v).ranks(W), W) for v in (x, y)]
     fast = (Z[0] * Z[1]).sum(axis=1)
     for b in range(20):
         idx = np.repeat(np.arange(40), W[b].astype(int))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from latxfer.data.tensor import positions
 from latxfer.errors import (
     ConfigError,
     InsufficientDataError,
     InvalidLatencyError,
     UnknownDeviceError,
 )
+from latxfer.ranks import srcc
 
 __all__ = ["SourceTable", "ridge_loo", "positive_scaling", "LAMBDA_GRID", "srcc_or_nan"]
 
@@ -30,12 +31,11 @@ class SourceTable:
         self.devices = sources.latx.devices
         self.archs = np.asarray(sources.latx.archs, dtype=np.int64)
         self.matrix = sources.latx.latency_matrix()
-        self._index = pd.Index(self.archs)
         self._central: str | None = None
 
     def positions(self, archs) -> np.ndarray:
         """Column of each architecture (-1 when the source table does not hold it)."""
-        return self._index.get_indexer(np.asarray(archs, dtype=np.int64))
+        return positions(self.archs, np.asarray(archs, dtype=np.int64), missing="mark")
 
     def row(self, device: str) -> np.ndarray:
         if device not in self.devices:
@@ -91,10 +91,7 @@ class SourceTable:
 
 def srcc_or_nan(x, y) -> float:
     """SRCC with average ranks; NaN when undefined (fewer than 3 values, or constant)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.size < 3 or np.all(x == x[0]) or np.all(y == y[0]):
-        return float("nan")
-    return float(np.corrcoef(stats.rankdata(x), stats.rankdata(y))[0, 1])
+    return srcc(x, y)
 
 
 def ridge_loo(A: np.ndarray, y: np.ndarray, n_free: int, lambdas=LAMBDA_GRID, allow_inf: bool = True,

@@ -1,19 +1,22 @@
 """Persistence of latency Datasets: zarr (default) or netCDF, round-tripping dims, coords, attrs and NaN.
 
-Nothing the user has is overwritten: saving to an existing path raises unless ``overwrite=True``.
+Nothing the user has is overwritten: saving follows :mod:`latxfer.outputs` (an existing path is refused
+unless ``overwrite=True``, and a directory is replaced only when latxfer wrote it).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from latxfer.errors import ConfigError, DataFileNotFoundError, ModelFileError
+from latxfer.outputs import MARKER, check_output, write_atomic, write_store
 
 __all__ = ["save_dataset", "open_dataset"]
 
@@ -47,42 +50,59 @@ def _fmt(path: Path, fmt: str | None) -> str:
     return fmt
 
 
+def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
+    try:
+        ds.to_netcdf(path, engine="h5netcdf")
+    except (ImportError, ValueError):
+        ds.to_netcdf(path, engine="scipy")
+
+
 def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, fmt: str | None = None,
                  overwrite: bool = False) -> Path:
     """Write a latency Dataset to ``path`` (zarr directory, or netCDF for ``*.nc``).
 
+    Follows latxfer's output policy (:mod:`latxfer.outputs`): the data are written under a unique
+    temporary name next to ``path`` and moved into place atomically; an existing path is refused unless
+    ``overwrite=True``, and even then a directory is replaced only when latxfer wrote it (a zarr store
+    saved by this function carries latxfer's marker file).
+
     Parameters
     ----------
     ds : xarray.Dataset
+        The Dataset to write.
     path : path-like
+        Where to write it.
     fmt : {"zarr", "netcdf"}, optional
         Default from the suffix (``.nc`` -> netCDF, else zarr).
     overwrite : bool
-        Replace an existing file / directory.  Default False: an existing path raises ConfigError.
+        Replace an existing netCDF file, or an existing zarr store latxfer wrote.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OutputPathError
+        The path exists (without ``overwrite``), is a directory latxfer did not write, is a directory
+        where a file is expected (or a file where a store is), or its directory is missing or unwritable.
     """
     path = Path(path)
     fmt = _fmt(path, fmt)
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path} already exists; refusing to overwrite it (pass overwrite=True)")
+    if fmt == "zarr":
+        check_output(path, overwrite=overwrite, store=True, flag="path")
+    else:
+        check_output(path, overwrite=overwrite, flag="path")
     out = ds.copy()
     out.attrs = _encode_attrs(ds.attrs)
     for name in list(out.variables):
         out[name].attrs = _encode_attrs(out[name].attrs)
         out[name].encoding = {}
-    tmp = path.with_name(path.name + ".tmp-latxfer")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
     if fmt == "zarr":
-        out.to_zarr(tmp, mode="w", consolidated=False)
-    else:
-        try:
-            out.to_netcdf(tmp, engine="h5netcdf")
-        except (ImportError, ValueError):
-            out.to_netcdf(tmp, engine="scipy")
-    if path.exists():
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    os.replace(tmp, path)
-    return path
+        return write_store(path, lambda tmp: out.to_zarr(tmp, mode="w-", consolidated=False), kind="dataset",
+                           overwrite=overwrite, flag="path")
+    return write_atomic(path, lambda tmp: _write_netcdf(out, tmp), overwrite=overwrite, flag="path")
 
 
 def open_dataset(path: str | os.PathLike, *, fmt: str | None = None) -> xr.Dataset:
@@ -93,7 +113,9 @@ def open_dataset(path: str | os.PathLike, *, fmt: str | None = None) -> xr.Datas
     fmt = _fmt(path, fmt)
     try:
         if fmt == "zarr":
-            ds = xr.open_zarr(path, consolidated=False).load()
+            with warnings.catch_warnings():  # zarr notes the marker file of latxfer's output policy
+                warnings.filterwarnings("ignore", message=f".*{re.escape(MARKER)}.*")
+                ds = xr.open_zarr(path, consolidated=False).load()
         else:
             ds = xr.open_dataset(path).load()
     except Exception as exc:  # noqa: BLE001 - any reader failure means "not a dataset file"

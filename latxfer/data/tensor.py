@@ -36,13 +36,62 @@ from latxfer.errors import (
     InsufficientDataError,
     InvalidLatencyError,
     LeakageError,
+    UnknownArchitectureError,
     UnknownDeviceError,
 )
 
-__all__ = ["from_long", "REDUCTIONS", "LatxAccessor"]
+__all__ = ["from_long", "REDUCTIONS", "LatxAccessor", "positions"]
 
 #: Reductions of repeated measurements that :func:`from_long` and :func:`latxfer.read_csv` accept.
 REDUCTIONS = ("median", "mean", "min", "max", "first", None)
+
+
+def positions(coord, values, *, what: str = "architecture", missing: str = "raise") -> np.ndarray:
+    """Positions of ``values`` in the 1-D coordinate ``coord`` (e.g. architecture indices in ``arch``).
+
+    The one index-to-position lookup of latxfer: ``coord`` may be in any order (it is argsorted when
+    not sorted); every value must be in it.
+
+    Parameters
+    ----------
+    coord : array_like
+        The coordinate, distinct values (e.g. ``ds.arch.values``).
+    values : array_like
+        Values to locate, any shape.
+    what : str
+        What the values are, for the error message.
+    missing : {"raise", "mark"}
+        A value not in ``coord``: raise (default), or ``"mark"`` it with position -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 positions, the shape of ``values``: ``coord[positions(coord, v)] == v``.
+
+    Raises
+    ------
+    UnknownArchitectureError
+        Naming the values that are not in ``coord``.
+    """
+    coord = np.asarray(coord)
+    values = np.asarray(values)
+    order = None
+    if len(coord) > 1 and np.any(coord[1:] < coord[:-1]):
+        order = np.argsort(coord, kind="stable")
+        sorted_coord = coord[order]
+    else:
+        sorted_coord = coord
+    pos = np.searchsorted(sorted_coord, values)
+    clipped = np.minimum(pos, max(len(coord) - 1, 0))
+    bad = (pos >= len(coord)) | (sorted_coord[clipped] != values) if len(coord) else np.ones(values.shape, bool)
+    out = (clipped if order is None else order[clipped]).astype(np.int64)
+    if np.any(bad):
+        if missing == "mark":
+            return np.where(bad, -1, out)
+        absent = np.unique(values[bad])
+        shown = ", ".join(str(v) for v in absent[:8]) + (" ..." if len(absent) > 8 else "")
+        raise UnknownArchitectureError(f"{len(absent)} {what} value(s) not in the coordinate: {shown}")
+    return out
 
 
 def _reduce(values: np.ndarray, group: np.ndarray, n_groups: int, how: str) -> np.ndarray:
@@ -108,17 +157,16 @@ def from_long(
         dev_names = pd.Index(devices)
     a = df["arch_index"].to_numpy(dtype=np.int64)
     arch_coord = np.unique(a) if archs is None else np.asarray(archs, dtype=np.int64)
-    a_pos = np.searchsorted(arch_coord, a)
-    if archs is not None and (
-        np.any(a_pos >= len(arch_coord)) or np.any(arch_coord[np.minimum(a_pos, len(arch_coord) - 1)] != a)
-    ):
-        raise ConfigError("the table holds architecture indices outside the given `archs` coordinate")
+    try:
+        a_pos = positions(arch_coord, a)
+    except UnknownArchitectureError as exc:
+        raise ConfigError(f"the table holds architecture indices outside the given `archs` coordinate ({exc})") from None
     shape = [len(dev_names), len(arch_coord)]
     flat = dev_codes.astype(np.int64) * len(arch_coord) + a_pos
     if has_layer:
         lay = df[D.LAYER].to_numpy(dtype=np.int64)
         layer_coord = np.unique(lay) if layers is None else np.asarray(layers, dtype=np.int64)
-        l_pos = np.searchsorted(layer_coord, lay)
+        l_pos = positions(layer_coord, lay, what="layer")
         shape.append(len(layer_coord))
         flat = flat * len(layer_coord) + l_pos
     n_cells = int(np.prod(shape))
@@ -249,6 +297,14 @@ class LatxAccessor:
                 "into the fit; remove it from the sources"
             )
         return self.select(sources), self.select([target])
+
+    def positions(self, archs) -> np.ndarray:
+        """Positions of the architecture indices ``archs`` along the ``arch`` dim (see :func:`positions`).
+
+        ``ds.latx.latency_matrix()[:, ds.latx.positions(a)]`` are the columns of architectures ``a``;
+        an index not in the Dataset raises :class:`~latxfer.errors.UnknownArchitectureError`.
+        """
+        return positions(self.archs, archs)
 
     def measured(self, device: str) -> np.ndarray:
         """Architecture indices measured on ``device`` (layer-wise data: every layer measured)."""

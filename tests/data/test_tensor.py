@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 import latxfer
-from latxfer.errors import ConfigError, InsufficientDataError, LeakageError, UnknownDeviceError
+from latxfer.errors import (
+    ConfigError,
+    InsufficientDataError,
+    LeakageError,
+    OutputPathError,
+    UnknownDeviceError,
+)
 
 
 def _df(rows):
@@ -91,7 +97,7 @@ def test_persistence_round_trip_exact(tmp_path, nb201_hwnb, suffix):
     back = latxfer.open_dataset(path)
     assert back.identical(ds)
     assert np.isnan(back.latency.values).sum() == 259
-    with pytest.raises(ConfigError, match="refusing to overwrite"):
+    with pytest.raises(OutputPathError, match="refusing to overwrite"):
         latxfer.save_dataset(ds, path)
 
 
