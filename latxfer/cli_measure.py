@@ -19,7 +19,7 @@ __all__ = ["measure_cmd", "export_cmd"]
 
 
 def _common(p) -> None:
-    p.add_argument("--space", required=True, choices=["nb201", "fbnet", "ofa"], help="search space")
+    p.add_argument("--space", required=True, choices=["nb201", "fbnet", "ofa", "mbv2", "proxyless"], help="search space")
     p.add_argument("--archs", required=True,
                    help="a plan CSV (`latxfer plan --out`), any CSV with an arch_index column, or a comma "
                         "list of indices")
