@@ -1,0 +1,165 @@
+"""Measure the fixed samples of the ``mbv2`` / ``proxyless`` spaces on this machine's runtimes; assemble a Dataset.
+
+    python benchmarks/mbv2_dataset.py --stage measure [--spaces mbv2,proxyless] [--n 1000]
+        [--backends jax,onnxruntime] [--batch-sizes 1,8] [--repeats 10] [--warmup 3] [--threads 1]
+    python benchmarks/mbv2_dataset.py --stage assemble
+
+``measure`` writes each space's fixed 1,000-architecture table (:func:`latxfer.spaces.mbv2.default_table`,
+seed ``DEFAULT_SEED``) as ``<space>_archs.csv`` (``arch_id,code``) and the first ``--n`` of them (the
+table is in random order, so this is a uniform sample) as the plan ``<space>_plan_<n>.csv``, then runs
+``latxfer measure`` once per (space, backend, batch size) -- each combination is a "device", named
+``xla_cpu_b<B>`` / ort_cpu_b<B>`` -- into ``raw/<space>_<device>.csv`` with ``--append`` (an interrupted
+run resumes where it stopped).  ``assemble`` concatenates the raw files of a space into the tidy
+``<space>_latency.csv`` (``device,arch_index,latency_ms,space``: what ``latxfer fit / monotonicity /
+assess --dataset FILE`` and ``latxfer.read_csv`` take), computes the monotonicity matrix across the
+measured devices and the FLOPs / params pseudo-devices (90% bootstrap intervals), and writes
+``docs/results/mbv2_proxyless.md`` with the machine load (``uptime``) at start and end.  Everything lives
+in ``docs/results/mbv2_proxyless/`` (``--out-dir``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "results" / "mbv2_proxyless"
+REPORT = ROOT / "docs" / "results" / "mbv2_proxyless.md"
+NAMES = {"jax": "xla_cpu", "onnxruntime": "ort_cpu"}
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return f"load average {os.getloadavg()}"
+
+
+def _log(out: Path, line: str) -> None:
+    with (out / "load.txt").open("a") as fh:
+        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}\n")
+
+
+def write_tables(space, n: int, out: Path) -> Path:
+    """``<space>_archs.csv`` (the whole fixed table) and the plan of its first ``n`` architectures."""
+    import pandas as pd
+
+    from latxfer.outputs import write_atomic
+
+    archs = out / f"{space.name}_archs.csv"
+    frame = space.archs_frame()
+    if not archs.exists() or not pd.read_csv(archs).equals(frame):
+        write_atomic(archs, lambda p: frame.to_csv(p, index=False), overwrite=True)
+    plan = out / f"{space.name}_plan_{n}.csv"
+    if not plan.exists():
+        write_atomic(plan, lambda p: pd.DataFrame({"space": space.name, "arch_index": range(n)}).to_csv(
+            p, index=False))
+    return plan
+
+
+def stage_measure(args, out: Path) -> None:
+    from latxfer.spaces import get_space
+
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    _log(out, f"start measure {' '.join(sys.argv[1:])}: {_uptime()}")
+    for name in args.spaces:
+        plan = write_tables(get_space(name), args.n, out)
+        for bs in args.batch_sizes:
+            for be in args.backends:
+                device = f"{NAMES[be]}_b{bs}"
+                raw = out / "raw" / f"{name}_{device}.csv"
+                cmd = [sys.executable, "-m", "latxfer.cli", "measure", "--space", name, "--archs", str(plan),
+                       "--out", str(raw), "--device-name", device, "--backend", be, "--batch-size", str(bs),
+                       "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--threads",
+                       str(args.threads), "--no-progress"]
+                if raw.exists():
+                    cmd.append("--append")
+                t0 = time.perf_counter()
+                rc = subprocess.run(cmd, check=False).returncode
+                _log(out, f"{name} {device}: rc={rc} in {time.perf_counter() - t0:.0f} s; {_uptime()}")
+                if rc:
+                    sys.exit(rc)
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _fmt(M, devices) -> list[str]:
+    lines = ["| SRCC [90% interval] | " + " | ".join(devices) + " |", "|---" * (len(devices) + 1) + "|"]
+    for a in devices:
+        cells = []
+        for b in devices:
+            c = M.sel(device=a, other_device=b)
+            cells.append("1" if a == b else f"{float(c.srcc):.3f} [{float(c.srcc_lower):.3f}, "
+                         f"{float(c.srcc_upper):.3f}]")
+        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def stage_assemble(args, out: Path) -> None:
+    import pandas as pd
+
+    import latxfer
+    from latxfer.monotonicity import monotonicity_matrix
+    from latxfer.outputs import write_atomic
+
+    report = [f"# MobileNetV2 / ProxylessNAS spaces measured on this machine ({time.strftime('%Y-%m-%d')})", "",
+              "Command: `python benchmarks/mbv2_dataset.py " + " ".join(sys.argv[1:]) + "` (the measure stage "
+              "ran before it; its settings and the machine load are in `mbv2_proxyless/load.txt`, copied "
+              "below).", "", "Machine load while measuring and assembling (2 cores shared with other jobs, "
+              "so absolute latencies are noisy and inflated):", "", "```"]
+    log = out / "load.txt"
+    report += (log.read_text().splitlines() if log.exists() else []) + [f"assemble: {_uptime()}", "```", ""]
+    for name in args.spaces:
+        raws = sorted((out / "raw").glob(f"{name}_*.csv"))
+        if not raws:
+            continue
+        tidy = pd.concat([pd.read_csv(p) for p in raws], ignore_index=True).assign(space=name)
+        path = out / f"{name}_latency.csv"
+        write_atomic(path, lambda p, t=tidy: t.to_csv(p, index=False), overwrite=True)
+        ds = latxfer.read_csv(path, space=name)
+        devices = list(ds.latx.devices)
+        M = monotonicity_matrix(ds, pseudo=("flops", "params"), n_boot=1000, seed=0)
+        meta = [json.loads(Path(str(p) + ".json").read_text()) for p in raws]
+        counts = tidy.groupby("device")["arch_index"].nunique().to_dict()
+        report += [f"## `{name}`", "", f"Dataset `{_rel(path)}` ({ds.sizes['arch']} architectures "
+                   f"of the fixed table, rows 0..{ds.sizes['arch'] - 1}; per device {counts}); "
+                   f"repeats {meta[0].get('repeats')}, warm-up {meta[0].get('warmup')}, threads "
+                   f"{meta[0].get('threads')}, processor {meta[0].get('processor')!r}.", "",
+                   "Median latency per device (ms): " + ", ".join(
+                       f"{d} {float(ds.latency.sel(device=d).median()):.2f}" for d in devices), "",
+                   *_fmt(M, list(M.device.values)),
+                   ""]
+    report += ["Reproduce the matrix from the tidy file: `latxfer monotonicity --dataset "
+               "docs/results/mbv2_proxyless/<space>_latency.csv`.", ""]
+    write_atomic(REPORT, lambda p: p.write_text("\n".join(report)), overwrite=True)
+    print("\n".join(report))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", choices=["measure", "assemble", "all"], default="all")
+    p.add_argument("--spaces", type=lambda s: s.split(","), default=["mbv2", "proxyless"])
+    p.add_argument("--n", type=int, default=1000, help="architectures per space (the first n of the table)")
+    p.add_argument("--backends", type=lambda s: s.split(","), default=["jax", "onnxruntime"])
+    p.add_argument("--batch-sizes", type=lambda s: [int(v) for v in s.split(",")], default=[1, 8])
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out-dir", type=Path, default=OUT)
+    args = p.parse_args()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.stage in ("measure", "all"):
+        stage_measure(args, args.out_dir)
+    if args.stage in ("assemble", "all"):
+        stage_assemble(args, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()
