@@ -3,6 +3,7 @@
     python benchmarks/mbv2_dataset.py --stage measure [--spaces mbv2,proxyless] [--n 1000]
         [--backends jax,onnxruntime] [--batch-sizes 1,8] [--repeats 10] [--warmup 3] [--threads 1]
     python benchmarks/mbv2_dataset.py --stage assemble
+    python benchmarks/mbv2_dataset.py --stage adapt [--splits 10]
 
 ``measure`` writes each space's fixed 1,000-architecture table (:func:`latxfer.spaces.mbv2.default_table`,
 seed ``DEFAULT_SEED``) as ``<space>_archs.csv`` (``arch_id,code``) and the first ``--n`` of them (the
@@ -14,7 +15,9 @@ run resumes where it stopped).  ``assemble`` concatenates the raw files of a spa
 assess --dataset FILE`` and ``latxfer.read_csv`` take), computes the monotonicity matrix across the
 measured devices and the FLOPs / params pseudo-devices (90% bootstrap intervals), and writes
 ``docs/results/mbv2_proxyless.md`` with the machine load (``uptime``) at start and end.  Everything lives
-in ``docs/results/mbv2_proxyless/`` (``--out-dir``).
+in ``docs/results/mbv2_proxyless/`` (``--out-dir``).  ``adapt`` fits ``pooled`` on each XLA device and adapts
+it to the ONNX Runtime device of the same batch size from n = 5, 10, 20 of its measurements (SRCC and 90%
+coverage on the rest, next to the source as proxy), appended to the report.
 """
 
 from __future__ import annotations
@@ -142,9 +145,82 @@ def stage_assemble(args, out: Path) -> None:
     print("\n".join(report))
 
 
+def _md(table) -> list[str]:
+    """A DataFrame as a markdown table (no tabulate dependency)."""
+    cols = list(table.columns)
+    return ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|",
+            *("| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False))]
+
+
+def _adapt_rows(model, name: str, ds, source: str, target: str, ns, n_splits: int) -> list[dict]:
+    """Adapt ``model`` (fitted on ``source``) to ``target`` from n of its measurements; score on the rest."""
+    import numpy as np
+
+    from latxfer.ranks import srcc
+
+    M = ds.latx.select([source, target]).latx.latency_matrix()
+    archs = np.asarray(ds["arch"].values, dtype=np.int64)
+    ok = np.isfinite(M).all(axis=0)
+    archs, x, y = archs[ok], M[0, ok], M[1, ok]
+    rows = []
+    for n in ns:
+        res: dict[str, list[float]] = {"srcc": [], "coverage": [], "proxy": []}
+        for s in range(n_splits):
+            pick = np.random.default_rng(1000 * n + s).choice(archs.size, n, replace=False)
+            rest = np.setdiff1d(np.arange(archs.size), pick)
+            pred = model.adapt(archs[pick], y[pick], device=target, rng=s).predict(archs[rest], interval=0.9)
+            res["srcc"].append(srcc(pred.mean, y[rest]))
+            res["coverage"].append(float(np.mean((y[rest] >= pred.lower) & (y[rest] <= pred.upper))))
+            res["proxy"].append(srcc(x[rest], y[rest]))
+        row = {"space": name, "source": source, "target": target, "n": n, "splits": n_splits}
+        for k, v in res.items():
+            v = np.asarray(v, float)
+            row[k] = f"{np.nanmean(v):.3f} ± {np.nanstd(v, ddof=1) / np.sqrt(v.size):.3f}"
+        rows.append(row)
+    return rows
+
+
+def stage_adapt(args, out: Path) -> None:
+    """Few-shot adaptation: fit ``pooled`` on each space's XLA device, adapt to its ONNX Runtime device."""
+    import pandas as pd
+
+    import latxfer
+    from latxfer.models import load_model
+
+    rows = []
+    for name in args.spaces:
+        path = out / f"{name}_latency.csv"
+        if not path.exists():
+            continue
+        ds = latxfer.read_csv(path, space=name)
+        for bs in args.batch_sizes:
+            source, target = f"xla_cpu_b{bs}", f"ort_cpu_b{bs}"
+            if not {source, target} <= set(ds.latx.devices):
+                continue
+            model_path = out / f"{name}_{source}_pooled.zarr"
+            if not model_path.exists():
+                subprocess.run([sys.executable, "-m", "latxfer.cli", "fit", "--dataset", str(path), "--sources",
+                                source, "--model", "pooled", "--out", str(model_path)], check=True)
+            rows += _adapt_rows(load_model(model_path), name, ds, source, target, (5, 10, 20), args.splits)
+    table = pd.DataFrame(rows).rename(columns={
+        "srcc": "adapted SRCC on the rest", "coverage": "90% interval coverage",
+        "proxy": "source as proxy (SRCC on the rest)"})
+    text = ["", "## Few-shot adaptation", "",
+            f"Command: `python benchmarks/mbv2_dataset.py --stage adapt --splits {args.splits}`: `latxfer fit "
+            "--model pooled` on the XLA device of each space, then `model.adapt` from n measurements of the "
+            "ONNX Runtime device (seeded random picks, mean ± s.e. over the splits), scored on the other "
+            "measured architectures.  The source is the only other device here, so 'source as proxy' is the "
+            "best single proxy.", "", *_md(table), "", f"adapt: {_uptime()}", ""]
+    text_all = REPORT.read_text() + "\n".join(text) if REPORT.exists() else "\n".join(text)
+    from latxfer.outputs import write_atomic
+
+    write_atomic(REPORT, lambda p: p.write_text(text_all), overwrite=True)
+    print("\n".join(text))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stage", choices=["measure", "assemble", "all"], default="all")
+    p.add_argument("--stage", choices=["measure", "assemble", "adapt", "all"], default="all")
     p.add_argument("--spaces", type=lambda s: s.split(","), default=["mbv2", "proxyless"])
     p.add_argument("--n", type=int, default=1000, help="architectures per space (the first n of the table)")
     p.add_argument("--backends", type=lambda s: s.split(","), default=["jax", "onnxruntime"])
@@ -152,6 +228,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--splits", type=int, default=10, help="random picks per n in the adapt stage")
     p.add_argument("--out-dir", type=Path, default=OUT)
     args = p.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +236,8 @@ def main() -> None:
         stage_measure(args, args.out_dir)
     if args.stage in ("assemble", "all"):
         stage_assemble(args, args.out_dir)
+    if args.stage in ("adapt", "all"):
+        stage_adapt(args, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -69,3 +69,12 @@ def test_measure_cli_refuses_index_outside_sample(tmp_path, capsys):
     out = tmp_path / "mine.csv"
     assert main(["measure", "--space", "mbv2", "--archs", "1000", "--out", str(out), "--no-progress"]) != 0
     assert "1000" in capsys.readouterr().err and not out.exists()
+
+
+def test_built_mobilenetv2_has_torchvision_parameter_count():
+    """MobileNetV2 1.0 (depths 2, 3, 4, 3, 3 of k3_e6) built from raw op codes: 3,504,872 weights, 300.8 M MACs."""
+    from latxfer.spaces import MBV2Space
+
+    row = [op for d in (2, 3, 4, 3, 3) for op in [1] * d + [6] * (4 - d)] + [1]
+    net = build_mbconv(MBV2Space(), row)
+    assert net.n_params == 3_504_872 and net.macs == 300_774_272
