@@ -93,6 +93,23 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def _cost_lines(raws, metas) -> list[str]:
+    """Per device: measured, medians of compile / timing seconds and repeat spread, a 1,000-architecture estimate."""
+    lines = ["| device | archs | median compile (+ export) s | median timing s | median relative spread "
+             "(p90-p10)/median | load avg 1 min at start | 1,000 architectures at this cost |",
+             "|---|---|---|---|---|---|---|"]
+    for _p, m in zip(raws, metas, strict=True):
+        runs = [r for r in m.get("runs", []) if r.get("measured")]
+        if not runs:
+            continue
+        r = runs[-1]
+        per = float(r["median_compile_s"]) + float(r["median_time_s"])
+        lines.append(f"| {m['device']} | {sum(x['measured'] for x in runs)} | {r['median_compile_s']:.2f} | "
+                     f"{r['median_time_s']:.2f} | {r['median_relative_spread']:.3f} | {r['load_avg_1m']:.1f} | "
+                     f"~{1000 * per / 60:.0f} min |")
+    return lines
+
+
 def _fmt(M, devices) -> list[str]:
     lines = ["| SRCC [90% interval] | " + " | ".join(devices) + " |", "|---" * (len(devices) + 1) + "|"]
     for a in devices:
@@ -137,8 +154,7 @@ def stage_assemble(args, out: Path) -> None:
                    f"{meta[0].get('threads')}, processor {meta[0].get('processor')!r}.", "",
                    "Median latency per device (ms): " + ", ".join(
                        f"{d} {float(ds.latency.sel(device=d).median()):.2f}" for d in devices), "",
-                   *_fmt(M, list(M.device.values)),
-                   ""]
+                   *_fmt(M, list(M.device.values)), "", *_cost_lines(raws, meta), ""]
     report += ["Reproduce the matrix from the tidy file: `latxfer monotonicity --dataset "
                "docs/results/mbv2_proxyless/<space>_latency.csv`.", ""]
     write_atomic(REPORT, lambda p: p.write_text("\n".join(report)), overwrite=True)
@@ -180,8 +196,16 @@ def _adapt_rows(model, name: str, ds, source: str, target: str, ns, n_splits: in
     return rows
 
 
+def _one_source_config(out: Path) -> Path:
+    """``models/pooled.toml`` with one factor: n_factors must not exceed the source devices (one here)."""
+    path = out / "pooled_1factor.toml"
+    if not path.exists():
+        path.write_text('[model]\nvariant = "pooled"\nn_factors = 1\nnoise_power = "auto"\n')
+    return path
+
+
 def stage_adapt(args, out: Path) -> None:
-    """Few-shot adaptation: fit ``pooled`` on each space's XLA device, adapt to its ONNX Runtime device."""
+    """Few-shot adaptation: fit a one-factor ``pooled`` model on each XLA device, adapt it to ONNX Runtime."""
     import pandas as pd
 
     import latxfer
@@ -200,14 +224,15 @@ def stage_adapt(args, out: Path) -> None:
             model_path = out / f"{name}_{source}_pooled.zarr"
             if not model_path.exists():
                 subprocess.run([sys.executable, "-m", "latxfer.cli", "fit", "--dataset", str(path), "--sources",
-                                source, "--model", "pooled", "--out", str(model_path)], check=True)
+                                source, "--model", str(_one_source_config(out)), "--out", str(model_path)],
+                               check=True)
             rows += _adapt_rows(load_model(model_path), name, ds, source, target, (5, 10, 20), args.splits)
     table = pd.DataFrame(rows).rename(columns={
         "srcc": "adapted SRCC on the rest", "coverage": "90% interval coverage",
         "proxy": "source as proxy (SRCC on the rest)"})
     text = ["", "## Few-shot adaptation", "",
             f"Command: `python benchmarks/mbv2_dataset.py --stage adapt --splits {args.splits}`: `latxfer fit "
-            "--model pooled` on the XLA device of each space, then `model.adapt` from n measurements of the "
+            "--model pooled_1factor.toml` (the pooled configuration with one factor, since there is one source) on the XLA device of each space, then `model.adapt` from n measurements of the "
             "ONNX Runtime device (seeded random picks, mean ± s.e. over the splits), scored on the other "
             "measured architectures.  The source is the only other device here, so 'source as proxy' is the "
             "best single proxy.", "", *_md(table), "", f"adapt: {_uptime()}", ""]
