@@ -32,7 +32,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 #: The search spaces a ``--space`` flag accepts (a test checks this equals :data:`latxfer.spaces.SPACES`).
-SPACES = ("nb201", "fbnet", "ofa")
+SPACES = ("nb201", "fbnet", "ofa", "mbv2", "proxyless")
 
 
 class Parser(argparse.ArgumentParser):

@@ -54,7 +54,7 @@ def run(args) -> int:
     ds = load_any(args.dataset, space=args.space, data_dir=args.data_dir)
     if ds.attrs.get("space", "unknown") == "unknown":
         raise ConfigError(f"--dataset {args.dataset}: no search space given; the model encodes architectures "
-                          "of a space: pass --space (nb201, fbnet, ofa) or add a 'space' column to the CSV")
+                          "of a space: pass --space (nb201, fbnet, ofa, mbv2, proxyless) or add a 'space' column to the CSV")
     sources = split_devices(args.sources, ds.attrs["space"], args.data_dir)
     src = ds.latx.select(sources)
     model = LatencyModel(args.model)

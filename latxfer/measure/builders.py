@@ -242,4 +242,9 @@ def build_network(space, arch_index: int, *, batch_size: int = 1, seed: int = 0)
         t = space.arch_table
         return build_ofa(t["ks"][idx], t["e"][idx], t["d"][idx], int(t["r"][idx]), batch_size=batch_size,
                          n_classes=space.n_classes, arch_index=idx, seed=seed)
-    raise ConfigError(f"no network builder for search space {space.name!r}; expected nb201, fbnet or ofa")
+    if space.name in ("mbv2", "proxyless"):  # issue 31: builders in latxfer/measure/build_mbv2.py
+        from latxfer.measure.build_mbv2 import build_mbconv
+
+        return build_mbconv(space, space.ops(idx)[0], batch_size=batch_size, arch_index=idx, seed=seed)
+    raise ConfigError(f"no network builder for search space {space.name!r}; expected nb201, fbnet, ofa, "
+                      "mbv2 or proxyless")

@@ -286,6 +286,8 @@ def _skeleton(space) -> str:
         return f"FBNet ({space.dataset}, {space.resolution}x{space.resolution})"
     if space.name == "nb201":
         return f"NAS-Bench-201 CIFAR ({space.resolution}x{space.resolution}, {space.n_classes} classes)"
+    if space.name in ("mbv2", "proxyless"):  # issue 31
+        return f"{space.name} MBConv ImageNet {space.resolution}x{space.resolution} (latxfer.spaces.mbv2)"
     return "OFA MobileNetV3 d234_e346_k357_w1.0"
 
 

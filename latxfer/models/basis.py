@@ -248,6 +248,8 @@ def noise_scale(Ys: np.ndarray, basis: FactorBasis, power: float | str, n_bins: 
     per_device : dict
         ``"auto"`` only: each source's own slope (``{}`` otherwise).
     """
+    if power != "auto" and float(power) == 0:  # homoscedastic needs no level (the error below advises it)
+        return None, 0.0, {}
     Z = basis.design()
     obs = np.isfinite(Ys)
     seen = obs.any(axis=0)

@@ -16,15 +16,19 @@ from typing import Any
 from latxfer.errors import UnknownSpaceError
 from latxfer.spaces.base import CODINGS, SearchSpace
 from latxfer.spaces.fbnet import FBNetSpace
+from latxfer.spaces.mbv2 import MBV2Space
 from latxfer.spaces.nb201 import NB201Space
 from latxfer.spaces.ofa import OFASpace
+from latxfer.spaces.proxyless import ProxylessSpace
 
 __all__ = [
     "CODINGS",
     "SPACES",
     "FBNetSpace",
+    "MBV2Space",
     "NB201Space",
     "OFASpace",
+    "ProxylessSpace",
     "SearchSpace",
     "get_space",
 ]
@@ -34,6 +38,8 @@ SPACES: dict[str, type[SearchSpace]] = {
     NB201Space.name: NB201Space,
     FBNetSpace.name: FBNetSpace,
     OFASpace.name: OFASpace,
+    MBV2Space.name: MBV2Space,  # mbv2 / proxyless: issue 31
+    ProxylessSpace.name: ProxylessSpace,
 }
 
 
@@ -43,7 +49,7 @@ def get_space(name: str, arch_table: Any = None, **kwargs: Any) -> SearchSpace:
     Parameters
     ----------
     name : str
-        ``"nb201"``, ``"fbnet"`` or ``"ofa"`` (case-insensitive).
+        ``"nb201"``, ``"fbnet"``, ``"ofa"``, ``"mbv2"`` or ``"proxyless"`` (case-insensitive).
     arch_table : array-like or mapping, optional
         The architecture table (see each class); needed for index look-ups.
     **kwargs
