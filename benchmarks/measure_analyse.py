@@ -124,9 +124,10 @@ def analyse(args, results: Path) -> None:
         "", "```", load, "```", "",
         "## Repeat noise and cost per architecture", "", md_table(noise), "",
         f"SRCC between the two backends on the {len(common)} architectures: **{between:.3f}**.", "",
-        "The machine was heavily loaded during both runs (load 4-15 on 2 cores, other jobs running), and the "
-        "ONNX Runtime run entirely so: the repeats' spread is contention, not the runtimes' own noise, and it "
-        "bounds every SRCC below (a re-run on an idle machine is needed for clean numbers).  SRCC between an "
+        "Load (1-minute average) at the start of each backend's run: "
+        + ", ".join(f"{be} {r['load avg (1 min) at start']}" for be, r in noise.iterrows())
+        + " on 2 cores; where it exceeds the cores, part of the repeats' spread is contention from other "
+        "jobs, not the runtime's own noise, and it bounds every SRCC below.  SRCC between an "
         "architecture's median latency and its relative spread: "
         + ", ".join(f"{be} {v:.2f}" for be, v in spread_srcc.items()) + ".  SRCC of the analytic FLOPs "
         "(`NB201Space.flops`) with each backend's latency: "
