@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import planning as P  # noqa: E402
 
 import latxfer  # noqa: E402
+from latxfer.models import mixture  # noqa: E402
 from latxfer.plan import _light  # noqa: E402
 
 target = sys.argv[1] if len(sys.argv) > 1 else "raspi4"
@@ -35,7 +36,7 @@ for policy in ("active", "random"):
     for seed in range(3):
         *_, (_, _, archs, post, real) = P._rounds(model, light, truth, policy, np.array([0, 5, 10]), seed)
         pos = model.basis.positions(archs)
-        theta, scale, sigma, _ = light._adapt_fast(*light._weighted(pos, truth[pos]), np.random.default_rng(seed))
+        theta, scale, sigma, _ = mixture.adapt_fast(light, *light._weighted(pos, truth[pos]), np.random.default_rng(seed))
         q = light.expected_rank_quality(post).mean
         print(f"{policy:7s} {seed:4d}  {real:8.3f}  {q:8.3f}  {np.median(scale):8.1f}  {np.median(scale * sigma):11.1f}"
               f"  {post.mean_fn_ms.std(axis=1).mean():8.1f}  w {np.round(model.basis.noise[pos], 2).tolist()}")
