@@ -36,6 +36,7 @@ def add_arguments(p) -> None:
     C.add_flag(q, "--space", "check arch_index against it (default: the file's space column)")
     q.add_argument("--missing-values", type=C.finite_float, nargs="*", default=None, metavar="V",
                    help="latency values meaning 'not measured' (HW-NAS-Bench: -1)")
+    C.add_flag(q, "--allow-implausible")
     C.add_flag(q, "--json")
     q.set_defaults(run=run_validate)
     q = sub.add_parser(_fetch.NAME, help=_fetch.HELP)
@@ -153,7 +154,8 @@ def run_validate(args) -> int:
     """``latxfer data validate``: exit 1 when the file has problems."""
     from latxfer.data.csvio import validate_csv
 
-    problems = validate_csv(args.file, space=args.space, missing_values=args.missing_values)
+    problems = validate_csv(args.file, space=args.space, missing_values=args.missing_values,
+                            allow_implausible=args.allow_implausible)
     if args.json:
         C.print_json({"file": args.file, "valid": not problems, "problems": [p.to_dict() for p in problems]})
     elif problems:

@@ -42,3 +42,14 @@ def test_unknown_dataset_exit_2_no_traceback():
 def test_bad_data_dir_exit_2(capsys, tmp_path):
     assert main(["--data-dir", str(tmp_path / "x"), "data", "info", "nb201-help"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_validate_names_an_implausible_row_and_the_flag_accepts_it(tmp_path, capsys):
+    p = tmp_path / "bad.csv"
+    rows = [f"newdev,{i},{1.0 + 0.1 * i}" for i in range(10)] + ["newdev,10,1e12"]
+    p.write_text("device,arch_index,latency_ms\n" + "\n".join(rows) + "\n")
+    assert main(["data", "validate", str(p), "--space", "nb201"]) == 1
+    out = capsys.readouterr().out
+    assert "ImplausibleLatencyError" in out and "line 12" in out and "--allow-implausible" in out
+    assert main(["data", "validate", str(p), "--space", "nb201", "--allow-implausible"]) == 0
+    assert "OK" in capsys.readouterr().out
