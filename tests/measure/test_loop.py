@@ -35,12 +35,14 @@ def test_measure_your_own_device_loop(tmp_path, capsys):
     model, nxt, mine = tmp_path / "m.zarr", tmp_path / "next.csv", tmp_path / "mine.csv"
     assert main(["fit", "--dataset", "nb201-help", "--sources", "1080ti_1,silver_4114,pixel3",
                  "--model", str(cfg), "--out", str(model), "--seed", "1"]) == 0
-    assert main(["plan", "--model", str(model), *PLAN, "--out", str(nxt)]) == 0
+    # plan exits 1 when the goal is not reachable within --max yet (it still writes the next batch): which
+    # of the two a real, noisy measurement gives is not the point of this loop
+    assert main(["plan", "--model", str(model), *PLAN, "--out", str(nxt)]) in (0, 1)
     first = pd.read_csv(nxt)["arch_index"].tolist()
     assert len(first) == 2
     assert main(["measure", "--space", "nb201", "--archs", str(nxt), "--out", str(mine), *MEASURE]) == 0
     assert main(["plan", "--model", str(model), "--target-csv", str(mine), *PLAN, "--out", str(nxt),
-                 "--overwrite"]) == 0
+                 "--overwrite"]) in (0, 1)
     second = pd.read_csv(nxt)["arch_index"].tolist()
     assert not set(second) & set(first)  # the plan moves on to architectures not measured yet
     assert main(["measure", "--space", "nb201", "--archs", str(nxt), "--out", str(mine), "--append",
