@@ -89,9 +89,9 @@ def _fmt_values(values: np.ndarray) -> str:
 class SearchSpace(abc.ABC):
     """Abstract base class of the search spaces.
 
-    Subclasses set the class attributes below and implement :meth:`_ops_all`,
-    :meth:`_factors`, :meth:`_factor_codes`, :meth:`flops`, :meth:`params` and
-    :meth:`from_archs_csv`.
+    Subclasses set the class attributes below and implement :meth:`_factors`, :meth:`_factor_codes`, :meth:`flops`, :meth:`params` and
+    :meth:`from_archs_csv`; a space whose table is not the op-code array itself also overrides
+    :meth:`_ops_all` and :meth:`_table_len`.
 
     Parameters
     ----------
@@ -128,9 +128,9 @@ class SearchSpace(abc.ABC):
     def _check_table(self, arch_table: Any) -> Any:
         """Validate and normalise an architecture table (raise UnknownArchitectureError)."""
 
-    @abc.abstractmethod
     def _table_len(self) -> int:
-        """Number of rows of the (present) table."""
+        """Number of rows of the (present) table (default: a table that is the op-code array itself)."""
+        return int(self._table.shape[0])
 
     @classmethod
     @abc.abstractmethod
@@ -257,9 +257,10 @@ class SearchSpace(abc.ABC):
         return gen.choice(self.n_archs, size=int(n), replace=False).astype(np.int64)
 
     # -------------------------------------------------------------------- ops
-    @abc.abstractmethod
     def _ops_all(self) -> np.ndarray:
-        """Op codes of every table row, shape ``(n_archs, n_positions)``."""
+        """Op codes of every table row, shape ``(n_archs, n_positions)`` (default: the table itself; a
+        space whose table holds something else, as OFA's, overrides this and :meth:`_table_len`)."""
+        return self._table
 
     def ops(self, idx: Any) -> np.ndarray:
         """Op code at every position.

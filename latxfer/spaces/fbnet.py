@@ -133,12 +133,6 @@ class FBNetSpace(SearchSpace):
         table.setflags(write=False)
         return table
 
-    def _table_len(self) -> int:
-        return int(self._table.shape[0])
-
-    def _ops_all(self) -> np.ndarray:
-        return self._table
-
     @classmethod
     def from_archs_csv(cls, path: str | Path, **kwargs: Any) -> FBNetSpace:
         """Read ``arch_id, op_l0..op_l21`` (the shared ``fbnet/archs.csv``).

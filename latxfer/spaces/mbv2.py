@@ -151,12 +151,6 @@ class MBConvSpace(SearchSpace):
         table.setflags(write=False)
         return table
 
-    def _table_len(self) -> int:
-        return int(self._table.shape[0])
-
-    def _ops_all(self) -> np.ndarray:
-        return self._table
-
     # ------------------------------------------------------------------ codes
     @classmethod
     def parse_code(cls, code: str) -> np.ndarray:

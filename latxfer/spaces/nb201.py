@@ -113,12 +113,6 @@ class NB201Space(SearchSpace):
         table.setflags(write=False)
         return table
 
-    def _table_len(self) -> int:
-        return int(self._table.shape[0])
-
-    def _ops_all(self) -> np.ndarray:
-        return self._table
-
     @classmethod
     def from_archs_csv(cls, path: str | Path, **kwargs: Any) -> NB201Space:
         """Read ``arch_id, arch_str, op_e0..op_e5`` (the shared ``nb201/archs.csv``).
