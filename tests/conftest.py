@@ -74,7 +74,7 @@ SOURCES = ["1080ti_1", "silver_4114", "pixel3", "samsung_a50"]
 # of the shared fit fast: the tests of those priors switch them on for themselves
 TINY = {"model": {"fit_archs": 150, "n_factors": 2, "noise_power": "auto"},
         "sampler": {"chains": 2, "tune": 150, "draws": 100, "ess_min": 1, "rhat_max": 10.0},
-        "priors": {"op_count_sd": 0.0, "source_shrink": 0.0, "source_weight": 0.0, "source_linear": 0.0},
+        "priors": {"op_count_sd": 0.0, "op_free_sd": 0.0, "source_shrink": 0.0, "source_weight": 0.0, "source_linear": 0.0},
         "adapt": {"n_draws": 100}}
 
 

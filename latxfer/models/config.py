@@ -37,7 +37,7 @@ _REQUIRED = {
     "sampler": ("name", "chains", "tune", "draws", "target_accept", "rhat_max", "ess_min", "advi_iterations"),
     "priors": ("loading_sd", "lkj_eta", "op_cost_mu_sd", "op_cost_tau_sd", "intercept_sd", "log_sigma_sd",
                "log_scale_sd", "unpooled_loading_sd", "unpooled_op_cost_sd", "sigma_floor", "op_count_sd",
-               "source_shrink", "source_weight", "source_linear"),
+               "op_free_sd", "source_shrink", "source_weight", "source_linear"),
     "adapt": ("n_draws", "grid_scale", "grid_noise", "floor_ms"),
 }
 
@@ -147,6 +147,10 @@ def _validate(cfg: dict) -> dict:
     if len(set(grid)) != len(grid):
         raise ConfigError(f"priors.op_count_sd {nov!r}: grid values must be distinct")
     pr = cfg["priors"]
+    free = pr["op_free_sd"]
+    fgrid = free if isinstance(free, list) else [free]
+    if not fgrid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in fgrid):
+        raise ConfigError(f"priors.op_free_sd {free!r}: expected a number >= 0 or a non-empty list of them")
     if not (isinstance(pr["source_shrink"], (int, float)) and pr["source_shrink"] >= 0):
         raise ConfigError(f"priors.source_shrink must be a number >= 0, got {pr['source_shrink']!r}")
     if not (isinstance(pr["source_weight"], (int, float)) and 0 <= pr["source_weight"] < 1):

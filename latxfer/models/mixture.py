@@ -30,16 +30,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from latxfer.models.latency_model import LatencyModel
 
 __all__ = ["EVIDENCE_DRAWS", "adapt_fast", "component_log_z", "components", "evidence_draws", "novelty",
-           "novelty_grid", "novelty_weights", "op_linear_map", "op_projection", "prior_blocks",
+           "free_grid", "level", "level_label", "novelty_grid", "novelty_weights", "op_linear_map", "op_projection", "prior_blocks",
            "run_component", "source_prior", "source_theta", "update"]
 
 #: Population draws that estimate the evidence of each prior component (the mixture weights).
 EVIDENCE_DRAWS = 60
 
 
-def prior_blocks(m: LatencyModel, sel: np.ndarray, novelty_sd: float = 0.0) -> tuple:
+def prior_blocks(m: LatencyModel, sel: np.ndarray, novelty_sd=0.0) -> tuple:
     """Prior mean ``(S, M)`` and covariance factor ``(S, M, R)`` of a new device's coefficients at the
-    population draws ``sel`` (``M = 1 + K + P``; ``R = M`` plus the novelty directions)."""
+    population draws ``sel`` (``M = 1 + K + P``; ``R = M`` plus the novelty directions of level ``novelty_sd``,
+    :func:`level`)."""
     pop, K, P = m.population, m.basis.K, m.basis.P
     S, M = len(sel), 1 + K + P
     variant = m.config["model"]["variant"]
@@ -75,7 +76,8 @@ def prior_blocks(m: LatencyModel, sel: np.ndarray, novelty_sd: float = 0.0) -> t
 
 
 def novelty_grid(m: LatencyModel) -> list[float]:
-    """The configured novelty sds (``priors.op_count_sd``); ``[0.0]`` when the basis has none."""
+    """The configured op-type novelty sds (``priors.op_count_sd``); ``[0.0]`` when the basis has no
+    op-type direction."""
     nov = m.config["priors"].get("op_count_sd", 0.0)
     grid = [float(v) for v in (nov if isinstance(nov, list) else [nov])]
     if m.basis is None or m.basis.generic is None:
@@ -83,11 +85,52 @@ def novelty_grid(m: LatencyModel) -> list[float]:
     return grid
 
 
-def novelty(m: LatencyModel, sd: float) -> np.ndarray | None:
-    """``sd * W`` (see :func:`~latxfer.models.basis.novelty_directions`), or None if off."""
-    if sd <= 0 or m.basis is None or m.basis.generic is None:
+def free_grid(m: LatencyModel) -> list[float]:
+    """The configured free op-cost novelty sds (``priors.op_free_sd``, 0 always included); ``[0.0]`` when off,
+    when the configuration predates it or when the basis has no op-cost column."""
+    nov = m.config["priors"].get("op_free_sd", 0.0)
+    grid = [float(v) for v in (nov if isinstance(nov, list) else [nov])]
+    if m.basis is None or not m.basis.P or not any(v > 0 for v in grid):
+        return [0.0]
+    return sorted(set([0.0] + grid))
+
+
+def level(par) -> tuple[float, float]:
+    """A population component's novelty level ``(op-type sd, free op-cost sd)`` (a bare number: no free part)."""
+    if isinstance(par, tuple):
+        return float(par[0]), float(par[1])
+    return float(par), 0.0
+
+
+def level_label(par) -> str:
+    """The key of a novelty level in ``info["novelty_weights"]``: ``"0.3"``, or ``"0.3+free0.1"``."""
+    c, f = level(par)
+    return f"{c:g}" if f == 0 else f"{c:g}+free{f:g}"
+
+
+def novelty(m: LatencyModel, par) -> np.ndarray | None:
+    """Novelty directions at level ``par`` (:func:`level`): ``[c W, f E]``, or None if both are off.
+
+    ``W`` are the op-type count directions (:func:`~latxfer.models.basis.novelty_directions`): a new device's
+    per-op-type costs depart from the population with sd ``c``.  ``E`` selects every op-cost column (``Q``,
+    unit variance over the architectures): the cost of each op at each position departs on its own with sd
+    ``f``, so that with enough measurements the posterior follows the device's own first-order structure
+    where the population's factors and op-cost spread (``op_cost_tau``) would hold it back.  The
+    measurements weigh the levels (Bayesian model averaging), so a device like the sources keeps the tight
+    population prior.
+    """
+    if m.basis is None:
         return None
-    return sd * m.basis.generic
+    c, f = level(par)
+    parts = []
+    if c > 0 and m.basis.generic is not None:
+        parts.append(c * m.basis.generic)
+    if f > 0 and m.basis.P:
+        K, P = m.basis.K, m.basis.P
+        E = np.zeros((1 + K + P, P))
+        E[1 + K:, :] = np.eye(P)
+        parts.append(f * E)
+    return np.concatenate(parts, axis=1) if parts else None
 
 
 def update(m: LatencyModel, draws, mean, chol, Z, y, rng, evidence_only=False, eig=None) -> dict:
@@ -170,7 +213,9 @@ def components(m: LatencyModel) -> list[tuple[str, float | int, float]]:
     if m.config["model"]["variant"] != "hierarchical":
         w_src = 0.0
     n_src = len(m.source_devices)
-    comps = [("population", sd, (1.0 - w_src) / len(grid)) for sd in grid]
+    free = free_grid(m)
+    comps = [("population", sd if f == 0 else (sd, f), (1.0 - w_src) / (len(grid) * len(free)))
+             for f in free for sd in grid]
     if w_src > 0:
         lin = float(pr.get("source_linear", 0.0))
         if lin < 1:
@@ -237,7 +282,7 @@ def adapt_fast(m: LatencyModel, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.n
             parts.append(run_component(m, np.sort(sel[start:start + c]), comp, Z, y, rng))
             start += c
     cat = {k: np.concatenate([p[k] for p in parts]) for k in ("theta", "scale", "sigma")}
-    pw = {f"{c[1]:g}": float(x) for c, x in zip(comps, w, strict=True) if c[0] == "population"}
+    pw = {level_label(c[1]): float(x) for c, x in zip(comps, w, strict=True) if c[0] == "population"}
     tot = sum(pw.values())
     info = {"novelty_weights": {k: round(v / tot, 4) if tot > 0 else 0.0 for k, v in pw.items()}}
     for kind in ("source", "source-linear"):
@@ -250,16 +295,17 @@ def adapt_fast(m: LatencyModel, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def novelty_weights(m: LatencyModel, pos, y, rng, n_draws: int = EVIDENCE_DRAWS) -> dict[float, float]:
-    """Posterior weights of the novelty grid given end-to-end measurements ``y`` (ms) at ``pos``.
+    """Posterior weights of the op-type novelty grid given end-to-end measurements ``y`` (ms) at ``pos``.
 
-    A uniform hyperprior over the grid, updated by the marginal likelihood of the measurements
-    (averaged over ``n_draws`` population draws).
+    A uniform hyperprior over the population's novelty levels (op-type sd x free op-cost sd), updated by the
+    marginal likelihood of the measurements (averaged over ``n_draws`` population draws), summed over the
+    free op-cost levels.
     """
-    grid = novelty_grid(m)
-    if len(grid) == 1:
+    grid, free = novelty_grid(m), free_grid(m)
+    if len(grid) == 1 and len(free) == 1:
         return {grid[0]: 1.0}
-    comps = [("population", sd, 1.0 / len(grid)) for sd in grid]
+    comps = [("population", sd if f == 0 else (sd, f), 1.0) for f in free for sd in grid]
     Z, yw = m._weighted(pos, y)
     log_z = component_log_z(m, evidence_draws(m, rng, n_draws), comps, Z, yw, rng)
-    w = np.exp(log_z - log_z.max())
+    w = np.exp(log_z - log_z.max()).reshape(len(free), len(grid)).sum(axis=0)
     return dict(zip(grid, (w / w.sum()).tolist(), strict=True))

@@ -72,7 +72,7 @@ class WorldPrior:
         for kind, par, w in comps:
             if kind == "population":
                 m, L = mixture.prior_blocks(model, sel, par)
-                key = ("population", float(par))
+                key = ("population", mixture.level(par))
             else:
                 m, L = mixture.source_prior(model, sel, par, kind == "source-linear")
                 key = ("source",)
