@@ -8,6 +8,8 @@
 ``AdaProxy``      the OneProxy paper's proxy adaptation, identifiable coding, lambda by LOO CV
                   (``proxy=None``: "adaproxy-best", proxy picked by SRCC on the samples)
 ``LowRankSVD``    SVD of the source log-latency matrix, target loadings by ridge
+``OwnRidge``      the device's own n samples alone: ridge on log latency, op encoding + pairwise terms
+``OwnGP``         the same features as a Gaussian-process kernel, variances by marginal likelihood
 ================  ==========================================================================
 
 Each class has ``min_n`` (fewest target measurements it accepts; the evaluation harness marks smaller
@@ -20,11 +22,12 @@ from collections.abc import Sequence
 
 from latxfer.baselines.adaproxy import AdaProxy, proxy_linear_model
 from latxfer.baselines.lowrank import LowRankSVD
+from latxfer.baselines.own import OwnGP, OwnRidge
 from latxfer.baselines.proxy import BestProxy, FLOPs, ProxyOnly
 from latxfer.baselines.ridge import TargetRidge
 
 __all__ = [
-    "AdaProxy", "BestProxy", "FLOPs", "LowRankSVD", "ProxyOnly", "TargetRidge", "default_baselines",
+    "AdaProxy", "BestProxy", "FLOPs", "LowRankSVD", "OwnGP", "OwnRidge", "ProxyOnly", "TargetRidge", "default_baselines",
     "proxy_linear_model",
 ]
 
