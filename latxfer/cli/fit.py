@@ -2,7 +2,7 @@
 
 ::
 
-    latxfer fit --dataset NAME|FILE --sources SPLIT_OR_LIST [--model CONFIG] [--seed S] --out MODEL.zarr
+    latxfer fit --dataset NAME|FILE --sources SPLIT|LIST|all [--model CONFIG] [--seed S] --out MODEL.zarr
 
 The options are a stable contract (scripts outside the project call them).
 """
@@ -19,8 +19,9 @@ def add_arguments(p) -> None:
     """Options of ``latxfer fit``."""
     C.add_flag(p, "--dataset", "the source devices' latencies")
     C.add_flag(p, "--space", "of a CSV dataset (default: its space column)")
-    p.add_argument("--sources", required=True, metavar="SPLIT|LIST",
-                   help="a split name from splits.json (e.g. 'help') or a comma list of devices")
+    p.add_argument("--sources", required=True, metavar="SPLIT|LIST|all",
+                   help="a split name from splits.json (e.g. 'help'), a comma list of devices, or 'all' (every device of "
+                        "the dataset that measured at least half as many architectures as its best-covered one)")
     p.add_argument("--model", default="hier", metavar="CONFIG",
                    help="model configuration: a name (hier, hier-fast, hier-help, pooled, unpooled) or a TOML file "
                         "(default hier)")
@@ -45,7 +46,7 @@ def run(args) -> int:
     import sys
     import warnings
 
-    from latxfer.data.datasets import load_any, split_devices
+    from latxfer.data.datasets import all_sources, load_any, split_devices
     from latxfer.errors import ConfigError, ConvergenceWarning
     from latxfer.models import LatencyModel
 
@@ -55,7 +56,15 @@ def run(args) -> int:
     if ds.attrs.get("space", "unknown") == "unknown":
         raise ConfigError(f"--dataset {args.dataset}: no search space given; the model encodes architectures "
                           "of a space: pass --space (nb201, fbnet, ofa, mbv2, proxyless) or add a 'space' column to the CSV")
-    sources = split_devices(args.sources, ds.attrs["space"], args.data_dir)
+    if args.sources.strip() == "all":
+        sources, left = all_sources(ds)
+        if left:
+            C.say(f"WARNING: --sources all leaves out {len(left)} device(s) that measured fewer than half the "
+                  "architectures of the best-covered device: "
+                  + ", ".join(f"{d} ({c} measured)" for d, c in left.items())
+                  + "; name them in a comma list to use them anyway")
+    else:
+        sources = split_devices(args.sources, ds.attrs["space"], args.data_dir)
     src = ds.latx.select(sources)
     model = LatencyModel(args.model)
     cfg = model.config

@@ -33,6 +33,7 @@ __all__ = [
     "resolve_data_dir",
     "load_space",
     "ENV_DATA",
+    "all_sources",
 ]
 
 ENV_DATA = "LATXFER_DATA"
@@ -376,8 +377,38 @@ def get_split(space: str, name: str, data_dir: str | os.PathLike | None = None) 
                  e.get("source_archs_per_device"), dict(e.get("published", {})))
 
 
+#: ``--sources all`` leaves out a device that measured fewer than this share of the architectures measured
+#: by the dataset's best-covered device (a source's table shapes the shared factors).
+ALL_SOURCES_MIN_COVERAGE = 0.5
+
+
+def all_sources(ds: xr.Dataset, *, min_coverage: float = ALL_SOURCES_MIN_COVERAGE) -> tuple[list[str], dict]:
+    """Every device of ``ds`` that measured at least ``min_coverage`` x the best-covered device's number of
+    architectures, and ``{device: n_measured}`` of those left out.
+
+    Raises
+    ------
+    InsufficientDataError
+        When fewer than two devices remain (a population needs at least two sources).
+    """
+    from latxfer.errors import InsufficientDataError
+
+    counts = ds["latency"].notnull().sum("arch").values
+    names = [str(d) for d in ds[D.DEVICE].values]
+    keep = counts >= min_coverage * counts.max()
+    left = {d: int(c) for d, c, k in zip(names, counts, keep, strict=True) if not k}
+    chosen = [d for d, k in zip(names, keep, strict=True) if k]
+    if len(chosen) < 2:
+        raise InsufficientDataError(
+            f"--sources all: only {chosen} measured at least {min_coverage:.0%} of the {int(counts.max())} "
+            f"architectures of the best-covered device; a population needs at least two sources (measured "
+            f"per device: {dict(zip(names, counts.tolist(), strict=True))})")
+    return chosen, left
+
+
 def split_devices(spec: str, space: str, data_dir=None) -> list[str]:
-    """Resolve a CLI ``--sources`` value: a split name from splits.json or a comma list of devices."""
+    """Resolve a CLI ``--sources`` value: a split name from splits.json or a comma list of devices
+    (``all``, every device of the dataset, is resolved by the caller with :func:`all_sources`)."""
     if "," not in spec:
         try:
             return get_split(space, spec, data_dir).source
