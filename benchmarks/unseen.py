@@ -33,34 +33,15 @@ import xarray as xr
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, cached_hier_fit, md_table, provenance  # noqa: E402
+from _common import RESULTS, Prefitted, cached_hier_fit, md_table, provenance  # noqa: E402
 
 import latxfer  # noqa: E402
 from latxfer import dims as D  # noqa: E402
 from latxfer.baselines import default_baselines  # noqa: E402
 from latxfer.evaluate import evaluate, measured_sample, summarize, to_table  # noqa: E402
-from latxfer.methods import FewShotMethod  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 TARGETS = ["hwnb_edgegpu", "hwnb_edgetpu"]
-
-
-class Prefitted(FewShotMethod):
-    """A fitted LatencyModel under the harness's interface (``fit`` keeps the cached fit)."""
-
-    gives_intervals = True
-
-    def __init__(self, model, name: str):
-        self.model, self.name = model, name
-
-    def fit(self, sources, space=None):
-        missing = set(sources.latx.devices) ^ set(self.model.source_devices)
-        if missing:
-            raise ValueError(f"cached model was fitted on other sources (differs in {sorted(missing)})")
-        return self
-
-    def adapt(self, archs, latency_ms, *, device="target", rng=None):
-        return self.model.adapt(archs, latency_ms, device=device, rng=rng)
 
 
 def combined(sources: list[str]) -> xr.Dataset:
