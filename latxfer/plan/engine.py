@@ -24,7 +24,7 @@ from latxfer.plan.selection import (
     _design,
     select_batch,
 )
-from latxfer.plan.worlds import WorldDesign, WorldPrior, extreme_masks, select_worlds
+from latxfer.plan.worlds import WorldDesign, WorldPrior, extreme_masks, pair_products, select_worlds
 from latxfer.ranks import ranks, srcc, srcc_rows
 
 __all__ = ["DEFAULT_WORLDS", "preposterior", "proxy_srcc_draws"]
@@ -291,6 +291,7 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
     measured[:, pos0] = True
     cpos = model.basis.positions(cand)
     Zc = wd.d.Z[cpos]
+    ZZt = pair_products(Zc) if policy == "active" else None
     Ep = E0 if proxy is None else E0[np.isfinite(proxy[E0])]  # draw metrics: where the proxy has a latency
     Ed = np.sort(rng.permutation(Ep)[:min(METRIC_ARCHS, len(Ep))])
     floor = float(model.config["adapt"]["floor_ms"])
@@ -316,7 +317,7 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
             elif i == 1 and first is not None:
                 new = np.broadcast_to(np.searchsorted(cand, first), (W, n_new))
             else:
-                new = _select_active(wd, post, prior, Zc, cpos, avail, n_new, criterion, trim, rng)
+                new = _select_active(wd, post, prior, Zc, cpos, avail, n_new, criterion, trim, ZZt)
             pos = cpos[new]  # (W, n_new)
             zw = Z[pos] / w[pos][..., None]
             yw = truths[rows[:, None], pos] / w[pos]
@@ -345,44 +346,63 @@ def _pearson_masked(Ra: np.ndarray, Rb: np.ndarray, valid: np.ndarray) -> np.nda
         return (Ra * Rb).sum(-1) / np.sqrt((Ra**2).sum(-1) * (Rb**2).sum(-1))
 
 
+def _last(X: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``X`` with its invalid entries replaced by distinct values above every valid one, in position order.
+
+    Their :func:`~latxfer.ranks.ranks` are those of ``ranks(np.where(valid, X, np.nan))`` (NaN sorts last, in
+    position order), without the NaN rows that make ``ranks`` fall back to the stable sort."""
+    top = float(np.max(X, initial=0.0)) + 1.0
+    return np.where(valid, X, top + np.arange(X.shape[-1], dtype=float))
+
+
+def _avg_ranks(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row of ``valid`` ``(W, n)``: ``scipy.stats.rankdata(v[valid]) - 1`` (average ranks of ties) at the
+    valid entries of the fixed vector ``v``, 0 elsewhere; one sort of ``v`` for all rows."""
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    grp = np.concatenate([[0], np.cumsum(sv[1:] != sv[:-1])])  # tie group of each sorted position
+    W, n_grp = len(valid), int(grp[-1]) + 1 if len(v) else 0
+    vs = valid[:, order]
+    cnt = np.zeros((W, n_grp))
+    np.add.at(cnt, (np.broadcast_to(np.arange(W)[:, None], vs.shape)[vs], np.broadcast_to(grp, vs.shape)[vs]), 1)
+    below = np.cumsum(cnt, axis=1) - cnt
+    out = np.zeros(valid.shape)
+    out[:, order] = below[:, grp] + (cnt[:, grp] - 1) / 2
+    return np.where(valid, out, 0.0)
+
+
 def _score_worlds(out, i, mu, truths, draws, measured, E0, Ed, proxy, threshold, n_proxy) -> None:
     """Step ``i``'s metrics of every world, on its unmeasured evaluation architectures.
 
     The realised SRCC (posterior-mean ranking vs the world's truth, on ``E0``) and the draw-based metrics on
     ``Ed`` (draws ``(W, S, |Ed|)``): ranks by :func:`latxfer.ranks.ranks` with the measured columns masked
-    (NaN ranks last, so the unmeasured ones get ranks ``0..n-1``), the fixed proxy vector by average ranks, as
+    (ranked last, so the unmeasured ones get ranks ``0..n-1``), the fixed proxy vector by average ranks, as
     :func:`latxfer.ranks.srcc_rows`; ``p_above`` / ``width`` from :func:`widen_srcc` with the discrepancy times
     the share of unmeasured proxy architectures (as :func:`proxy_srcc_draws` / ``posterior_srcc``).
     """
-    from scipy.stats import rankdata
-
     un_E, un_d = ~measured[:, E0], ~measured[:, Ed]
-    out["srcc"][:, i] = _pearson_masked(ranks(np.where(un_E, mu[:, E0], np.nan)),
-                                        ranks(np.where(un_E, truths[:, E0], np.nan)), un_E)
-    R = ranks(np.where(un_d[:, None, :], draws, np.nan))  # (W, S, |Ed|)
-    Rm = ranks(np.where(un_d, mu[:, Ed], np.nan))
+    out["srcc"][:, i] = _pearson_masked(ranks(_last(mu[:, E0], un_E)), ranks(_last(truths[:, E0], un_E)), un_E)
+    R = ranks(_last(draws, un_d[:, None, :]))  # (W, S, |Ed|)
+    Rm = ranks(_last(mu[:, Ed], un_d))
     out["expected_srcc"][:, i] = np.nanmean(_pearson_masked(R, Rm[:, None, :], un_d[:, None, :]), axis=1)
     if proxy is None:
         return
     share = 1.0 - np.isfinite(np.where(measured, proxy, np.nan)).sum(axis=1) / n_proxy
-    for j in range(len(mu)):
-        Rp = np.zeros(len(Ed))
-        Rp[un_d[j]] = rankdata(proxy[Ed[un_d[j]]]) - 1
-        r = widen_srcc(_pearson_masked(R[j], Rp[None], un_d[j][None]), PSRCC_DISCREPANCY * share[j])
-        out["p_above"][j, i] = float(np.mean(r >= threshold))
-        lo, hi = np.quantile(r, [0.05, 0.95])
-        out["width"][j, i] = float(hi - lo)
+    raw = _pearson_masked(R, _avg_ranks(proxy[Ed], un_d)[:, None, :], un_d[:, None, :])  # (W, S)
+    r = np.stack([widen_srcc(raw[j], PSRCC_DISCREPANCY * share[j]) for j in range(len(mu))])
+    out["p_above"][:, i] = np.mean(r >= threshold, axis=1)
+    lo, hi = np.quantile(r, [0.05, 0.95], axis=1)
+    out["width"][:, i] = hi - lo
 
 
-def _select_active(wd, post, prior, Zc, cpos, avail, n, criterion, trim, rng) -> np.ndarray:
+def _select_active(wd, post, prior, Zc, cpos, avail, n, criterion, trim, ZZt) -> np.ndarray:
     """:func:`select_batch`'s active selection in every world: indices into the candidates ``(W, n)``."""
     mu = post["mu"]
     if trim > 0:
-        lev = np.broadcast_to(wd.d.leverage[cpos], avail.shape)
-        extreme = extreme_masks(lev, avail, 0.0, trim) | extreme_masks(mu[:, cpos], avail, trim / 2, trim / 2)
+        extreme = extreme_masks(wd.d.leverage[cpos], avail, 0.0, trim) | extreme_masks(mu[:, cpos], avail, trim / 2, trim / 2)
         keep = avail & ~extreme
         enough = keep.sum(axis=1) >= n
         avail = np.where(enough[:, None], keep, avail)
     V, s2 = wd.shape(post["theta"], post["scale"], post["sigma"])
     G = wd.tie_gram(mu, V) if criterion == "rank" else wd.d.G
-    return select_worlds(Zc, avail, V, s2, G, n, criterion)
+    return select_worlds(Zc, avail, V, s2, G, n, criterion, ZZt)

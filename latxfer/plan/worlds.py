@@ -32,7 +32,7 @@ import numpy as np
 
 from latxfer.models import mixture
 
-__all__ = ["WorldDesign", "WorldPrior", "extreme_masks", "select_worlds"]
+__all__ = ["WorldDesign", "WorldPrior", "extreme_masks", "pair_products", "select_worlds"]
 
 
 def _psd_factor(V: np.ndarray) -> np.ndarray:
@@ -294,14 +294,22 @@ class WorldDesign:
         return out
 
 
+def pair_products(Zc: np.ndarray) -> np.ndarray:
+    """``(m(m+1)/2, C)`` products ``z_i z_j`` (``i <= j``) of the rows of ``Zc``: ``z'Vz`` is their weighted sum with
+    the upper triangle of ``V`` (x 1 on, x 2 off the diagonal)."""
+    iu = np.triu_indices(Zc.shape[1])
+    return np.ascontiguousarray((Zc[:, iu[0]] * Zc[:, iu[1]]).T)
+
+
 def select_worlds(Zc: np.ndarray, avail: np.ndarray, V: np.ndarray, s2: np.ndarray, G: np.ndarray, n: int,
-                  criterion: str) -> np.ndarray:
+                  criterion: str, ZZt: np.ndarray | None = None) -> np.ndarray:
     """``_greedy`` for every world at once: ``n`` picks (row indices of ``Zc``) per world.
 
     ``Zc`` ``(C, m)`` candidate rows shared by the worlds, ``avail`` ``(W, C)`` which a world may pick, ``V``
     ``(W, m, m)``, ``s2`` ``(W,)``, ``G`` ``(W, m, m)`` or ``(m, m)``.  The scores are those of ``_step_scores``
     (``maxvar``: ``z'Vz``; else ``z'VGVz / (z'Vz + s2)``), with ``z'Vz`` and ``z'VGVz`` updated after each
-    pick's rank-one update ``V -= u u' / (z*'u + s2)`` in ``O(C m)`` per world.
+    pick's rank-one update ``V -= u u' / (z*'u + s2)`` in ``O(C m)`` per world.  ``ZZt``: :func:`pair_products`
+    of ``Zc`` (computed when absent; the engine passes it once for all steps).
     """
     W = V.shape[0]
     G = np.broadcast_to(G, V.shape)
@@ -309,10 +317,12 @@ def select_worlds(Zc: np.ndarray, avail: np.ndarray, V: np.ndarray, s2: np.ndarr
     H = V @ G @ V
     m = Zc.shape[1]
     iu = np.triu_indices(m)
-    ZZ = Zc[:, iu[0]] * Zc[:, iu[1]]  # (C, m(m+1)/2): z'Vz = ZZ @ (V[iu] x 1 on / 2 off the diagonal)
+    if ZZt is None:
+        ZZt = pair_products(Zc)
     mult = np.where(iu[0] == iu[1], 1.0, 2.0)
-    var = (V[:, iu[0], iu[1]] * mult) @ ZZ.T  # (W, C)
-    q = (H[:, iu[0], iu[1]] * mult) @ ZZ.T
+    # z'Vz and z'Hz of every candidate in one product (a contiguous (m(m+1)/2, C) right factor: 2x faster)
+    var, q = np.split(np.concatenate([V[:, iu[0], iu[1]], H[:, iu[0], iu[1]]]) * mult @ ZZt, 2)
+    ZcT = np.ascontiguousarray(Zc.T)
     avail = avail.copy()
     picks = np.empty((W, n), np.int64)
     rows = np.arange(W)
@@ -329,8 +339,7 @@ def select_worlds(Zc: np.ndarray, avail: np.ndarray, V: np.ndarray, s2: np.ndarr
         Gu = np.einsum("wmk,wk->wm", G, u)
         VGu = np.einsum("wmk,wk->wm", V, Gu)
         uGu = np.einsum("wm,wm->w", u, Gu)
-        e = u @ Zc.T  # (W, C) z'u
-        f = VGu @ Zc.T  # z' V G u
+        e, f = np.split(np.concatenate([u, VGu]) @ ZcT, 2)  # (W, C) z'u and z' V G u
         var -= e**2 / dd[:, None]
         q += -2 * e * f / dd[:, None] + (uGu / dd**2)[:, None] * e**2
         V -= u[:, :, None] * u[:, None, :] / dd[:, None, None]
@@ -339,17 +348,33 @@ def select_worlds(Zc: np.ndarray, avail: np.ndarray, V: np.ndarray, s2: np.ndarr
 
 def extreme_masks(values: np.ndarray, avail: np.ndarray, low: float, high: float) -> np.ndarray:
     """Per world, which available entries of ``values`` have a rank share ``r = rank / n_available``
-    (``scipy.stats.rankdata`` of the available ones, continuous values) ``<= low`` or ``> 1 - high``."""
+    (``scipy.stats.rankdata`` of the available ones, continuous values) ``<= low`` or ``> 1 - high``.
+
+    The cut values are order statistics of the available entries (one ``np.partition`` of all the worlds with
+    the same number available, the others set to +inf)."""
     out = np.zeros(avail.shape, bool)
-    for i in range(len(values)):
-        v = values[i][avail[i]]
-        n = len(v)
+    counts = avail.sum(axis=1)
+    if values.ndim == 1:  # shared by the worlds (leverage): one sort, the cuts by counting available entries
+        order = np.argsort(values, kind="stable")
+        sv, cs = values[order], np.cumsum(avail[:, order], axis=1)
+        for k, side in ((np.floor(low * counts + 1e-9), -1), (np.floor((1 - high) * counts + 1e-9) + 1, 1)):
+            k = k.astype(np.int64)
+            has = (k > 0) & (k <= counts)
+            cut = sv[np.argmax(cs >= k[:, None], axis=1)]  # the k-th smallest available value
+            out |= has[:, None] & (values * side >= (cut * side)[:, None])
+        return out & avail
+    values = np.broadcast_to(values, avail.shape)
+    for n in np.unique(counts):
+        if n == 0:
+            continue
+        rows = np.flatnonzero(counts == n)
+        v, ok = values[rows], avail[rows]
         k_lo, k_hi = int(np.floor(low * n + 1e-9)), int(np.floor((1 - high) * n + 1e-9))
-        cut = np.partition(v, [max(k_lo - 1, 0), min(k_hi, n - 1)]) if n else v
-        ext = np.zeros(n, bool)
+        cut = np.partition(np.where(ok, v, np.inf), [max(k_lo - 1, 0), min(k_hi, n - 1)], axis=1)
+        ext = np.zeros(v.shape, bool)
         if k_lo > 0:
-            ext |= v <= cut[k_lo - 1]
+            ext |= v <= cut[:, k_lo - 1, None]
         if k_hi < n:
-            ext |= v >= cut[k_hi]
-        out[i, avail[i]] = ext
+            ext |= v >= cut[:, k_hi, None]
+        out[rows] = ext & ok
     return out
