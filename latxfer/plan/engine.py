@@ -8,8 +8,10 @@ loop in every one of them at once with the batched engine of :mod:`latxfer.plan.
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
 from latxfer.models.posterior import DevicePosterior
@@ -155,7 +157,7 @@ def _check_args(goal, policy, criterion, batch, max_k, n_worlds, proxy_ms, thres
 
 def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=None, threshold: float = 0.9,
                  confidence: float = 0.9, batch: int = 5, max_k: int = 50, policy: str = "active",
-                 criterion: str = "rank", n_worlds: int | None = None, n_eval: int = 2000, n_draws: int = 100,
+                 criterion: str = "rank", n_worlds: int = DEFAULT_WORLDS, n_eval: int = 2000, n_draws: int = 100,
                  candidates=None, device: str = "target", rng=None, progress: bool = False,
                  trim: float | None = None, allow_implausible: bool = False) -> PlanResult:
     """Predict what ``k = 0, batch, ..., max_k`` further target measurements will buy, and recommend k.
@@ -242,17 +244,25 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     E0 = (np.sort(rng.choice(unmeasured0, n_eval, replace=False)) if n_eval and len(unmeasured0) > n_eval
           else unmeasured0)
     current = _score(post0, None, E0, None, threshold)
-    if proxy is not None:
+    # one worker thread computes what needs no random numbers and feeds nothing back into the simulated loop
+    # (the "now" SRCC posterior, every step's scores) while the main thread simulates: numpy releases the GIL
+    # in its sorts and array operations, so on two cores they overlap; the numbers are the same as in series
+    # one BLAS thread per Python thread: OpenBLAS's own threads spin on the core the worker needs (measured:
+    # 2x the CPU time of the whole plan on 2 shared cores, and a longer wall time)
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="latxfer-plan") as pool:
         # what `latxfer assess` reports on the same data: LatencyModel.posterior_srcc and SRCCPosterior.decision
-        sp = model.posterior_srcc(proxy, post0, threshold=threshold)
-        lo, hi = sp.interval
-        current.update(p_above=sp.p_above, width=hi - lo, decision=sp.decision(goal.decision_level(confidence)))
-    worlds = rng.choice(post0.n_samples, n_worlds, replace=n_worlds > post0.n_samples)
-    first = None
-    if policy == "active":  # every world's first batch is the user's next one (the same posterior)
-        first = select_batch(model, post0, int(ks[1] - ks[0]), criterion=criterion, candidates=cand, trim=trim)
-    M = _simulate(model, post0, archs, y0, post0.draws_ms[worlds], E0, proxy, threshold, ks, policy, criterion,
-                  cand, trim, n_draws, rng, progress, first)
+        sp = pool.submit(model.posterior_srcc, proxy, post0, threshold=threshold) if proxy is not None else None
+        worlds = rng.choice(post0.n_samples, n_worlds, replace=n_worlds > post0.n_samples)
+        first = None
+        if policy == "active":  # every world's first batch is the user's next one (the same posterior)
+            first = select_batch(model, post0, int(ks[1] - ks[0]), criterion=criterion, candidates=cand, trim=trim)
+        M = _simulate(model, post0, archs, y0, post0.draws_ms[worlds], E0, proxy, threshold, ks, policy, criterion,
+                      cand, trim, n_draws, rng, progress, first, pool)
+        if sp is not None:
+            sp = sp.result()
+            lo, hi = sp.interval
+            current.update(p_above=sp.p_above, width=hi - lo, decision=sp.decision(goal.decision_level(confidence)))
     for name in ("p_above", "width", "expected_srcc"):  # k = 0: the real posterior's own values
         if name in M:
             M[name][:, 0] = current[name]
@@ -273,8 +283,10 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
 
 
 def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy, criterion, cand, trim,
-              n_draws, rng, progress, first) -> dict:
+              n_draws, rng, progress, first, pool) -> dict:
     """The user's loop in every simulated world at once; returns the metrics ``(W, len(ks))``.
+
+    Each step's scores are computed by ``pool`` (an executor) while the loop goes on; all are in when it returns.
 
     One function on purpose (~100 lines): the loop's state (sufficient statistics, measured masks, posterior)
     is shared by selection, measurement and scoring of every step.
@@ -307,7 +319,7 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc=f"simulating {W} target devices", unit="step")
-    post = None
+    post, jobs = None, []
     for i in it:
         if i:
             n_new = int(ks[i] - ks[i - 1])
@@ -329,12 +341,21 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
         post["mu"] = post["mean_stheta"] @ Z.T  # (W, A) ms: the posterior-mean latency function
         if i == 0:  # nothing simulated yet: the user's ranking now is the real posterior's
             post["mu"][:] = post0.mean(noise_free=True)
-        fn = post["scale"][:, :METRIC_DRAWS, None] * (post["theta"][:, :METRIC_DRAWS] @ Z[Ed].T)
-        noise = (post["scale"] * post["sigma"])[:, :METRIC_DRAWS, None] * w[Ed]
-        draws = np.maximum(fn + noise * rng.standard_normal(fn.shape), floor)
-        _score_worlds(out, i, post["mu"], truths, draws, measured, E0, Ed, proxy, threshold,
-                      n_proxy if proxy is not None else 0)
+        eps = rng.standard_normal((W, min(METRIC_DRAWS, post["theta"].shape[1]), len(Ed)))
+        jobs.append(pool.submit(_score_step, out, i, post, Z[Ed], w[Ed], eps, floor, truths, measured.copy(), E0,
+                                Ed, proxy, threshold, n_proxy if proxy is not None else 0))
+    for job in jobs:
+        job.result()
     return out
+
+
+def _score_step(out, i, post, Z_d, w_d, eps, floor, truths, measured, E0, Ed, proxy, threshold, n_proxy) -> None:
+    """Step ``i``'s scores (:func:`_score_worlds`) from the worlds' posterior: the draws on ``Ed`` are the first
+    :data:`METRIC_DRAWS` coefficient draws' functions plus noise (``eps``: standard normals, drawn by the loop)."""
+    fn = post["scale"][:, :METRIC_DRAWS, None] * (post["theta"][:, :METRIC_DRAWS] @ Z_d.T)
+    noise = (post["scale"] * post["sigma"])[:, :METRIC_DRAWS, None] * w_d
+    draws = np.maximum(fn + noise * eps, floor)
+    _score_worlds(out, i, post["mu"], truths, draws, measured, E0, Ed, proxy, threshold, n_proxy)
 
 
 def _pearson_masked(Ra: np.ndarray, Rb: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -351,8 +372,10 @@ def _last(X: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
     Their :func:`~latxfer.ranks.ranks` are those of ``ranks(np.where(valid, X, np.nan))`` (NaN sorts last, in
     position order), without the NaN rows that make ``ranks`` fall back to the stable sort."""
-    top = float(np.max(X, initial=0.0)) + 1.0
-    return np.where(valid, X, top + np.arange(X.shape[-1], dtype=float))
+    out = np.array(X, dtype=float)  # a copy (np.where with broadcast masks is 50x slower than copyto)
+    np.copyto(out, float(np.max(out, initial=0.0)) + 1.0 + np.arange(X.shape[-1], dtype=float),
+              where=~np.asarray(valid))
+    return out
 
 
 def _avg_ranks(v: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -279,13 +279,15 @@ class WorldDesign:
         idx = np.clip(np.floor((mu - lo[:, None]) / h[:, None]).astype(np.int64), 0, (nb - 2)[:, None])
         off = np.concatenate([[0], np.cumsum(nb - 1)])
         counts = np.bincount((idx + off[:-1, None]).ravel(), minlength=off[-1]).astype(float)
-        wts = np.empty((W, A))
-        for i in range(W):  # smooth over neighbouring bins (zero beyond the ends), as np.convolve(mode="same")
-            c = counts[off[i]:off[i + 1]]
-            sm = 0.5 * c
-            sm[1:] += 0.25 * c[:-1]
-            sm[:-1] += 0.25 * c[1:]
-            wts[i] = sm[idx[i]]
+        # smooth over neighbouring bins (zero beyond each world's ends), as np.convolve(mode="same")
+        sm = 0.5 * counts
+        left = 0.25 * counts[:-1]
+        left[off[1:-1] - 1] = 0.0  # no bin of the previous world on the left of a world's first bin
+        sm[1:] += left
+        right = 0.25 * counts[1:]
+        right[off[1:-1] - 1] = 0.0
+        sm[:-1] += right
+        wts = sm[idx + off[:-1, None]]
         up = (wts @ self.ZZ) / wts.sum(axis=1, keepdims=True)  # (W, m(m+1)/2)
         m = G.shape[0]
         out = np.empty((W, m, m))
@@ -326,9 +328,15 @@ def select_worlds(Zc: np.ndarray, avail: np.ndarray, V: np.ndarray, s2: np.ndarr
     avail = avail.copy()
     picks = np.empty((W, n), np.int64)
     rows = np.arange(W)
-    for t in range(n):
-        score = var if criterion == "maxvar" else q / (var + s2[:, None])
-        c = np.argmax(np.where(avail, score, -np.inf), axis=1)
+    score, e2 = np.empty_like(var), np.empty_like(var)
+    for t in range(n):  # the (W, C) arrays are updated in place: the same operations in the same order
+        if criterion == "maxvar":
+            score[:] = var
+        else:
+            np.add(var, s2[:, None], out=score)
+            np.divide(q, score, out=score)
+        np.putmask(score, ~avail, -np.inf)
+        c = np.argmax(score, axis=1)
         picks[:, t] = c
         avail[rows, c] = False
         if t == n - 1:
@@ -340,8 +348,13 @@ def select_worlds(Zc: np.ndarray, avail: np.ndarray, V: np.ndarray, s2: np.ndarr
         VGu = np.einsum("wmk,wk->wm", V, Gu)
         uGu = np.einsum("wm,wm->w", u, Gu)
         e, f = np.split(np.concatenate([u, VGu]) @ ZcT, 2)  # (W, C) z'u and z' V G u
-        var -= e**2 / dd[:, None]
-        q += -2 * e * f / dd[:, None] + (uGu / dd**2)[:, None] * e**2
+        np.multiply(e, e, out=e2)  # e**2
+        var -= np.divide(e2, dd[:, None], out=score)
+        e *= -2
+        e *= f
+        e /= dd[:, None]  # -2 e f / dd
+        e += np.multiply((uGu / dd**2)[:, None], e2, out=score)
+        q += e
         V -= u[:, :, None] * u[:, None, :] / dd[:, None, None]
     return picks
 
