@@ -21,6 +21,7 @@ from latxfer.plan.result import PlanResult, recommend
 from latxfer.plan.selection import (
     ACTIVE_CRITERIA,
     POLICIES,
+    _ActiveSelection,
     _candidates,
     _check_trim,
     _design,
@@ -254,9 +255,10 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
         # what `latxfer assess` reports on the same data: LatencyModel.posterior_srcc and SRCCPosterior.decision
         sp = pool.submit(model.posterior_srcc, proxy, post0, threshold=threshold) if proxy is not None else None
         worlds = rng.choice(post0.n_samples, n_worlds, replace=n_worlds > post0.n_samples)
-        first = None
+        first = active = None
         if policy == "active":  # every world's first batch is the user's next one (the same posterior)
-            first = select_batch(model, post0, int(ks[1] - ks[0]), criterion=criterion, candidates=cand, trim=trim)
+            active = _ActiveSelection(model, post0, cand, criterion, trim)
+            first = active.pick(int(ks[1] - ks[0]))
         M = _simulate(model, post0, archs, y0, post0.draws_ms[worlds], E0, proxy, threshold, ks, policy, criterion,
                       cand, trim, n_draws, rng, progress, first, pool)
         if sp is not None:
@@ -274,8 +276,9 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
                            "engine": "batched (latxfer.plan.worlds)"})
     res.recommended_k = recommend(res)
     horizon = max(res.recommended_k or max_k, batch)
-    res.plan_archs = select_batch(model, post0, horizon, policy=policy, criterion=criterion,
-                                  candidates=cand, rng=rng, trim=trim)
+    res.plan_archs = (active.pick(horizon) if active is not None else  # = select_batch(model, post0, horizon, ...)
+                      select_batch(model, post0, horizon, policy=policy, criterion=criterion, candidates=cand,
+                                   rng=rng, trim=trim))
     res.next_archs = res.plan_archs[:batch]
     if res.recommended_k == 0:
         res.plan_archs = res.plan_archs[:0]
