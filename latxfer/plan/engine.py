@@ -40,6 +40,9 @@ DEFAULT_WORLDS = 100
 #: Posterior draws (and architectures) on which the draw-based metrics of a simulated world are computed:
 #: ``expected_srcc``, ``p_above`` and ``width`` (the realised SRCC uses the exact posterior mean on ``n_eval``).
 METRIC_DRAWS = 50
+
+#: Coefficients up to which the plan runs its matrix products on one BLAS thread per Python thread.
+BLAS_SERIAL_MAX = 64
 METRIC_ARCHS = 500
 
 
@@ -247,10 +250,13 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     current = _score(post0, None, E0, None, threshold)
     # one worker thread computes what needs no random numbers and feeds nothing back into the simulated loop
     # (the "now" SRCC posterior, every step's scores) while the main thread simulates: numpy releases the GIL
-    # in its sorts and array operations, so on two cores they overlap; the numbers are the same as in series
-    # one BLAS thread per Python thread: OpenBLAS's own threads spin on the core the worker needs (measured:
-    # 2x the CPU time of the whole plan on 2 shared cores, and a longer wall time)
-    with threadpool_limits(limits=1, user_api="blas"), \
+    # in its sorts and array operations, so on two cores they overlap; the numbers are the same as in series.
+    # One BLAS thread per Python thread when the matrices are small (NB201: 28 coefficients): OpenBLAS's own
+    # threads then spin on the core the worker needs (measured: 2x the CPU time of the whole plan on 2 shared
+    # cores, and a longer wall time).  A large design (FBNet: 180) spends its time in matrix products and keeps
+    # BLAS's threads.
+    serial_blas = _world_model(model)[1].Z.shape[1] <= BLAS_SERIAL_MAX
+    with threadpool_limits(limits=1 if serial_blas else None, user_api="blas"), \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="latxfer-plan") as pool:
         # what `latxfer assess` reports on the same data: LatencyModel.posterior_srcc and SRCCPosterior.decision
         sp = pool.submit(model.posterior_srcc, proxy, post0, threshold=threshold) if proxy is not None else None

@@ -188,9 +188,16 @@ class WorldPrior:
         def log_post(log_s):
             lp_s = -0.5 * ((log_s - mu_s) / sd_s) ** 2  # (W, C, Gs)
             inv = np.exp(-log_s)[:, :, None, :]
-            ll = (-0.5 * (uu[..., None] * inv**2 - 2 * vv[..., None] * inv + ww[..., None])
-                  - 0.5 * logdet[..., None] - n * log_s[:, :, None, :])
-            return ll + lw_n[None, None, :, None] + lp_s[:, :, None, :], lp_s
+            # -0.5 (uu inv^2 - 2 vv inv + ww) - 0.5 logdet - n log_s + lw_n + lp_s, in place (same operations)
+            ll = uu[..., None] * inv**2
+            ll -= 2 * vv[..., None] * inv
+            ll += ww[..., None]
+            ll *= -0.5
+            ll -= 0.5 * logdet[..., None]
+            ll -= n * log_s[:, :, None, :]
+            ll += lw_n[None, None, :, None]
+            ll += lp_s[:, :, None, :]
+            return ll, lp_s
 
         lo = np.full((W, C), mu_s - 4.5 * sd_s)
         hi = np.full((W, C), mu_s + 4.5 * sd_s)
