@@ -148,7 +148,7 @@ def run(args) -> int:
     from latxfer.cli._target import read_target
     from latxfer.errors import ConfigError
     from latxfer.models import load_model
-    from latxfer.plan import parse_goal, preposterior
+    from latxfer.plan import blas_threads, parse_goal, preposterior
 
     goal = parse_goal(args.goal)
     inputs = C.input_paths(args.model, args.target_csv, args.proxy_csv, args.dataset)
@@ -167,7 +167,7 @@ def run(args) -> int:
     s = _settings(args)
     n_steps = int(np.ceil(s["max_k"] / s["batch"])) + 1
     C.say(f"simulating {s['n_worlds']} target devices x {n_steps} measurement counts")
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with blas_threads(model), ThreadPoolExecutor(max_workers=1) as pool:
         # the track record needs nothing of the plan (its own seed): computed alongside it, the same numbers
         job = (pool.submit(_track_record, model, archs, y, s["batch"], dev, args.seed, args.allow_implausible)
                if len(archs) else None)

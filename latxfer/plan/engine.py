@@ -30,7 +30,7 @@ from latxfer.plan.selection import (
 from latxfer.plan.worlds import WorldDesign, WorldPrior, extreme_masks, pair_products, select_worlds
 from latxfer.ranks import ranks, srcc, srcc_rows
 
-__all__ = ["DEFAULT_WORLDS", "preposterior", "proxy_srcc_draws"]
+__all__ = ["DEFAULT_WORLDS", "blas_threads", "preposterior", "proxy_srcc_draws"]
 
 #: Simulated devices per plan (``preposterior(n_worlds=...)``, ``latxfer plan --worlds``).  Chosen so that the
 #: recommendation is stable to one batch between seeds on devices that are not HELP targets
@@ -144,6 +144,29 @@ def _world_model(model):
     return hit[1], hit[2]
 
 
+def blas_threads(model):
+    """A context in which the plan of ``model`` runs its matrix products: one BLAS thread per Python thread
+    when the design is small (``<=`` :data:`BLAS_SERIAL_MAX` coefficients; NB201: 28), BLAS's own threads
+    otherwise (FBNet: 180, whose plan is mostly matrix products).
+
+    With small matrices OpenBLAS's threads spin on the core that the plan's worker thread (and ``latxfer
+    plan``'s track record) need: on 2 shared cores they cost more CPU time than they save (measured at load
+    5: ``latxfer plan`` 14 s wall with them, 10-11 s without).
+
+    Parameters
+    ----------
+    model : LatencyModel
+        A fitted model.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``threadpoolctl.threadpool_limits`` (restores the previous setting on exit).
+    """
+    serial = 1 + model.basis.F.shape[1] + model.basis.Q.shape[1] <= BLAS_SERIAL_MAX  # columns of [1, F, Q]
+    return threadpool_limits(limits=1 if serial else None, user_api="blas")
+
+
 def _check_args(goal, policy, criterion, batch, max_k, n_worlds, proxy_ms, threshold):
     if policy not in POLICIES:
         raise ConfigError(f"unknown selection policy {policy!r}; expected one of {POLICIES}")
@@ -251,13 +274,7 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     # one worker thread computes what needs no random numbers and feeds nothing back into the simulated loop
     # (the "now" SRCC posterior, every step's scores) while the main thread simulates: numpy releases the GIL
     # in its sorts and array operations, so on two cores they overlap; the numbers are the same as in series.
-    # One BLAS thread per Python thread when the matrices are small (NB201: 28 coefficients): OpenBLAS's own
-    # threads then spin on the core the worker needs (measured: 2x the CPU time of the whole plan on 2 shared
-    # cores, and a longer wall time).  A large design (FBNet: 180) spends its time in matrix products and keeps
-    # BLAS's threads.
-    serial_blas = _world_model(model)[1].Z.shape[1] <= BLAS_SERIAL_MAX
-    with threadpool_limits(limits=1 if serial_blas else None, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="latxfer-plan") as pool:
+    with blas_threads(model), ThreadPoolExecutor(max_workers=1, thread_name_prefix="latxfer-plan") as pool:
         # what `latxfer assess` reports on the same data: LatencyModel.posterior_srcc and SRCCPosterior.decision
         sp = pool.submit(model.posterior_srcc, proxy, post0, threshold=threshold) if proxy is not None else None
         worlds = rng.choice(post0.n_samples, n_worlds, replace=n_worlds > post0.n_samples)
