@@ -6,7 +6,8 @@ Times, median of ``--repeats`` runs each, in one run on one machine:
     --worlds latxfer.plan.DEFAULT_WORLDS``;
 (b) ``python -m latxfer.cli predict --model M --target-csv T --out ...`` (15,625 architectures, n measurements);
 (c) ``python -c "import numpy, scipy.stats, pandas, xarray, zarr"``;
-(d) ``latxfer.plan.preposterior(...)`` from Python with the defaults (the model loaded once, not timed).
+(d) ``latxfer.plan.preposterior(...)`` from Python with the defaults (the model loaded once, not timed);
+(a') with ``--compare DIR``: (a) from an earlier source tree (``PYTHONPATH=DIR``), for a before/after in one run.
 
 M: a model fitted like ``models/hier-fast.toml`` on the HELP NB201 sources (``--model``; fitted into ``--model`` by
 ``latxfer fit --dataset nb201-help --sources help --model hier-fast`` when absent).  T: ``--n`` random
@@ -71,11 +72,11 @@ def _target_csv(device: str, n: int, seed: int, folder: Path) -> Path:
     return path
 
 
-def _time(cmd: list[str], repeats: int) -> tuple[float, list[float]]:
+def _time(cmd: list[str], repeats: int, env: dict | None = None) -> tuple[float, list[float]]:
     walls = []
     for _ in range(repeats):
         t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         walls.append(time.perf_counter() - t)
         if r.returncode not in (0, 1):  # plan exits 1 when the goal is not reachable
             raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
@@ -100,10 +101,15 @@ def speed(args) -> int:
         "(c) bare import": [py, "-c", "import numpy, scipy.stats, pandas, xarray, zarr"],
     }
     rows = []
+    envs = {name: None for name in runs}
+    if args.compare:  # the same plan from an earlier source tree (e.g. `git archive COMMIT | tar -x -C DIR`)
+        runs["(a') plan, earlier tree"] = runs["(a) plan"]
+        envs["(a') plan, earlier tree"] = {**os.environ, "PYTHONPATH": str(Path(args.compare).resolve())}
     for name, cmd in runs.items():
-        med, walls = _time(cmd, args.repeats)
+        med, walls = _time(cmd, args.repeats, envs[name])
         rows.append({"run": name, "median_wall_s": round(med, 2), "walls_s": " ".join(f"{w:.2f}" for w in walls),
-                     "command": "`" + " ".join(Path(c).name if c == py else c for c in cmd) + "`"})
+                     "command": ("`PYTHONPATH=" + args.compare + " " if envs[name] else "`")
+                     + " ".join(Path(c).name if c == py else c for c in cmd) + "`"})
         print(rows[-1], flush=True)
     model = load_model(model_path)
     long = pd.read_csv(csv)
@@ -319,6 +325,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calibration", action="store_true",
                     help="the one-batch-ahead band of the real loop on validation devices, with the batched engine")
     ap.add_argument("--cal-worlds", type=int, default=100, help="--calibration: simulated devices per plan")
+    ap.add_argument("--compare", default=None, metavar="DIR",
+                    help="also time (a) from the source tree DIR (PYTHONPATH=DIR), in the same run")
     ap.add_argument("--eval-subset", action="store_true",
                     help="the realised SRCC on 2,000 architectures vs all of them (docs/results/plan_eval_subset.md)")
     args = ap.parse_args(argv)
