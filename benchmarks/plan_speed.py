@@ -72,11 +72,11 @@ def _target_csv(device: str, n: int, seed: int, folder: Path) -> Path:
     return path
 
 
-def _time(cmd: list[str], repeats: int, env: dict | None = None) -> tuple[float, list[float]]:
+def _time(cmd: list[str], repeats: int, env: dict | None = None, cwd: str | None = None) -> tuple[float, list[float]]:
     walls = []
     for _ in range(repeats):
         t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
         walls.append(time.perf_counter() - t)
         if r.returncode not in (0, 1):  # plan exits 1 when the goal is not reachable
             raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
@@ -106,9 +106,10 @@ def speed(args) -> int:
         runs["(a') plan, earlier tree"] = runs["(a) plan"]
         envs["(a') plan, earlier tree"] = {**os.environ, "PYTHONPATH": str(Path(args.compare).resolve())}
     for name, cmd in runs.items():
-        med, walls = _time(cmd, args.repeats, envs[name])
+        # `python -m` puts the working directory first on sys.path: the earlier tree's runs start in it
+        med, walls = _time(cmd, args.repeats, envs[name], args.compare if envs[name] else None)
         rows.append({"run": name, "median_wall_s": round(med, 2), "walls_s": " ".join(f"{w:.2f}" for w in walls),
-                     "command": ("`PYTHONPATH=" + args.compare + " " if envs[name] else "`")
+                     "command": (f"`cd {args.compare} && PYTHONPATH={args.compare} " if envs[name] else "`")
                      + " ".join(Path(c).name if c == py else c for c in cmd) + "`"})
         print(rows[-1], flush=True)
     model = load_model(model_path)
