@@ -6,7 +6,8 @@ Times, median of ``--repeats`` runs each, in one run on one machine:
     --worlds latxfer.plan.DEFAULT_WORLDS``;
 (b) ``python -m latxfer.cli predict --model M --target-csv T --out ...`` (15,625 architectures, n measurements);
 (c) ``python -c "import numpy, scipy.stats, pandas, xarray, zarr"``;
-(d) ``latxfer.plan.preposterior(...)`` from Python with the defaults (the model loaded once, not timed).
+(d) ``latxfer.plan.preposterior(...)`` from Python with the defaults (the model loaded once, not timed);
+(a') with ``--compare DIR``: (a) from an earlier source tree (``PYTHONPATH=DIR``), for a before/after in one run.
 
 M: a model fitted like ``models/hier-fast.toml`` on the HELP NB201 sources (``--model``; fitted into ``--model`` by
 ``latxfer fit --dataset nb201-help --sources help --model hier-fast`` when absent).  T: ``--n`` random
@@ -20,6 +21,10 @@ measurements of a HELP NB201 validation device (``--device``, not a target) as a
 validation devices (no HELP target): for each device and number of worlds, ``preposterior`` at ``--seeds``
 seeds; reported the range (max - min) of the recommended k over seeds.  Writes
 ``docs/results/plan_worlds_stability.md``.
+
+``--eval-subset``: how far the realised SRCC of a simulated device computed on ``n_eval`` = 2,000 random unmeasured
+architectures (what ``preposterior`` does) is from the one on all of them, for 100 posterior draws as true
+devices (``docs/results/plan_eval_subset.md``).
 
 Run::
 
@@ -67,11 +72,11 @@ def _target_csv(device: str, n: int, seed: int, folder: Path) -> Path:
     return path
 
 
-def _time(cmd: list[str], repeats: int) -> tuple[float, list[float]]:
+def _time(cmd: list[str], repeats: int, env: dict | None = None, cwd: str | None = None) -> tuple[float, list[float]]:
     walls = []
     for _ in range(repeats):
         t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
         walls.append(time.perf_counter() - t)
         if r.returncode not in (0, 1):  # plan exits 1 when the goal is not reachable
             raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
@@ -96,10 +101,16 @@ def speed(args) -> int:
         "(c) bare import": [py, "-c", "import numpy, scipy.stats, pandas, xarray, zarr"],
     }
     rows = []
+    envs = {name: None for name in runs}
+    if args.compare:  # the same plan from an earlier source tree (e.g. `git archive COMMIT | tar -x -C DIR`)
+        runs["(a') plan, earlier tree"] = runs["(a) plan"]
+        envs["(a') plan, earlier tree"] = {**os.environ, "PYTHONPATH": str(Path(args.compare).resolve())}
     for name, cmd in runs.items():
-        med, walls = _time(cmd, args.repeats)
+        # `python -m` puts the working directory first on sys.path: the earlier tree's runs start in it
+        med, walls = _time(cmd, args.repeats, envs[name], args.compare if envs[name] else None)
         rows.append({"run": name, "median_wall_s": round(med, 2), "walls_s": " ".join(f"{w:.2f}" for w in walls),
-                     "command": "`" + " ".join(Path(c).name if c == py else c for c in cmd) + "`"})
+                     "command": (f"`cd {args.compare} && PYTHONPATH={args.compare} " if envs[name] else "`")
+                     + " ".join(Path(c).name if c == py else c for c in cmd) + "`"})
         print(rows[-1], flush=True)
     model = load_model(model_path)
     long = pd.read_csv(csv)
@@ -264,6 +275,42 @@ def calibration(args) -> int:
     return 0
 
 
+def eval_subset(args) -> int:
+    """The realised SRCC on 2,000 random unmeasured architectures vs on all of them (see the module docstring)."""
+    from latxfer.models import load_model
+    from latxfer.plan import _adapt
+    from latxfer.ranks import srcc
+
+    model = load_model(_ensure_model(Path(args.model)))
+    tmp = Path(tempfile.mkdtemp(prefix="plan_subset_"))
+    long = pd.read_csv(_target_csv(args.device, args.n, 0, tmp))
+    rng = np.random.default_rng(0)
+    post = _adapt(model, long["arch_index"].to_numpy(), long["latency_ms"].to_numpy(), "target", rng).posterior
+    mu, un = post.mean(noise_free=True), np.flatnonzero(~post.measured)
+    rows = []
+    for _ in range(100):
+        truth = post.draws_ms[rng.integers(post.n_samples)]
+        E = np.sort(rng.choice(un, 2000, replace=False))
+        rows.append({"full": srcc(mu[un], truth[un]), "subset": srcc(mu[E], truth[E])})
+    df = pd.DataFrame(rows).assign(diff=lambda d: d["subset"] - d["full"])
+    tab = pd.DataFrame([{
+        "devices": len(df), "median_full_srcc": round(float(df["full"].median()), 4),
+        "mean_diff": round(float(df["diff"].mean()), 5), "sd_diff": round(float(df["diff"].std()), 5),
+        "max_abs_diff": round(float(df["diff"].abs().max()), 5),
+        "other_side_of_0.95": float(np.mean((df["full"] >= 0.95) != (df["subset"] >= 0.95)))}]).set_index("devices")
+    text = "\n\n".join([
+        "# The realised SRCC of a simulated device on 2,000 architectures vs all of them",
+        provenance(),
+        f"Model `{args.model}`; {args.n} random measurements of `{args.device}` as a new device; 100 posterior "
+        f"predictive draws as true devices; the posterior-mean ranking's SRCC against each on all "
+        f"{len(un)} unmeasured architectures and on 2,000 random ones (`preposterior(n_eval=2000)`).",
+        md_table(tab)])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "plan_eval_subset.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=os.path.join(tempfile.gettempdir(), "plan_model.zarr"),
@@ -279,7 +326,13 @@ def main(argv=None) -> int:
     ap.add_argument("--calibration", action="store_true",
                     help="the one-batch-ahead band of the real loop on validation devices, with the batched engine")
     ap.add_argument("--cal-worlds", type=int, default=100, help="--calibration: simulated devices per plan")
+    ap.add_argument("--compare", default=None, metavar="DIR",
+                    help="also time (a) from the source tree DIR (PYTHONPATH=DIR), in the same run")
+    ap.add_argument("--eval-subset", action="store_true",
+                    help="the realised SRCC on 2,000 architectures vs all of them (docs/results/plan_eval_subset.md)")
     args = ap.parse_args(argv)
+    if args.eval_subset:
+        return eval_subset(args)
     if args.calibration:
         return calibration(args)
     return stability(args) if args.stability else speed(args)

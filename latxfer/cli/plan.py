@@ -122,12 +122,14 @@ def _settings(args) -> dict:
             for dest, param in LIBRARY_DEFAULTS.items()}
 
 
-def _track(model, archs, y, res, batch, dev, seed, allow_implausible=False):
+def _track_record(model, archs, y, batch, dev, seed, allow_implausible=False):
     from latxfer.plan import TRACK_MAX_ROUNDS, track_record
 
     per_round = max(batch, -(-len(archs) // TRACK_MAX_ROUNDS))
-    track = track_record(model, archs, y, batch=per_round, device=dev, rng=seed,
-                         allow_implausible=allow_implausible)
+    return track_record(model, archs, y, batch=per_round, device=dev, rng=seed, allow_implausible=allow_implausible)
+
+
+def _track(track, res):
     # the last round ends where the plan starts: show the plan's own "now" there (the same quantity, the
     # plan's posterior draws instead of a second set), so the table, the line and "now" agree
     track.loc[track.index[-1], "expected_srcc_after"] = res.current["expected_srcc"]
@@ -138,6 +140,7 @@ def _track(model, archs, y, res, batch, dev, seed, allow_implausible=False):
 def run(args) -> int:
     """Plan the next target measurements; exit 1 when the goal is out of reach within ``--max``."""
     import sys
+    from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
     import pandas as pd
@@ -145,7 +148,7 @@ def run(args) -> int:
     from latxfer.cli._target import read_target
     from latxfer.errors import ConfigError
     from latxfer.models import load_model
-    from latxfer.plan import parse_goal, preposterior
+    from latxfer.plan import blas_threads, parse_goal, preposterior
 
     goal = parse_goal(args.goal)
     inputs = C.input_paths(args.model, args.target_csv, args.proxy_csv, args.dataset)
@@ -164,11 +167,14 @@ def run(args) -> int:
     s = _settings(args)
     n_steps = int(np.ceil(s["max_k"] / s["batch"])) + 1
     C.say(f"simulating {s['n_worlds']} target devices x {n_steps} measurement counts")
-    res = preposterior(model, archs, y, allow_implausible=args.allow_implausible, goal=goal, proxy_ms=proxy, threshold=args.threshold,
-                       confidence=args.confidence, policy=args.policy, device=dev, rng=args.seed,
-                       progress=sys.stderr.isatty(), **s)
-    track = (_track(model, archs, y, res, s["batch"], dev, args.seed, args.allow_implausible)
-             if len(archs) else None)
+    with blas_threads(model), ThreadPoolExecutor(max_workers=1) as pool:
+        # the track record needs nothing of the plan (its own seed): computed alongside it, the same numbers
+        job = (pool.submit(_track_record, model, archs, y, s["batch"], dev, args.seed, args.allow_implausible)
+               if len(archs) else None)
+        res = preposterior(model, archs, y, allow_implausible=args.allow_implausible, goal=goal, proxy_ms=proxy,
+                           threshold=args.threshold, confidence=args.confidence, policy=args.policy, device=dev,
+                           rng=args.seed, progress=sys.stderr.isatty(), **s)
+        track = _track(job.result(), res) if job is not None else None
     nxt = pd.DataFrame({"device": dev, "arch_index": res.next_archs.astype(np.int64), "latency_ms": ""})
     if outs.get("out") is not None:
         outs.write_csv("out", nxt)

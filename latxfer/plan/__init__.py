@@ -67,6 +67,7 @@ from latxfer.plan.engine import (  # noqa: F401 - used by benchmarks/experiments
     _k_grid,
     _light,
     _score,
+    blas_threads,
     preposterior,
     proxy_srcc_draws,
 )
@@ -91,4 +92,4 @@ from latxfer.plan.track import TRACK_MAX_ROUNDS, track_record, track_verdict
 __all__ = ["Goal", "GOAL_GRAMMAR", "PlanResult", "default_candidates", "parse_goal", "preposterior", "recommend",
            "select_batch", "track_record", "track_verdict", "shape_gaussian", "extreme_candidates", "POLICIES",
            "CRITERIA", "SRCC_BAND_INFLATION", "ACTIVE_TRIM", "DEFAULT_WORLDS", "METRIC_ARCHS", "METRIC_DRAWS",
-           "TRACK_MAX_ROUNDS", "proxy_srcc_draws"]
+           "TRACK_MAX_ROUNDS", "proxy_srcc_draws", "blas_threads"]

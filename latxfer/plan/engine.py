@@ -8,8 +8,10 @@ loop in every one of them at once with the batched engine of :mod:`latxfer.plan.
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from latxfer.errors import ConfigError, InsufficientDataError, UndefinedCorrelationError
 from latxfer.models.posterior import DevicePosterior
@@ -19,15 +21,16 @@ from latxfer.plan.result import PlanResult, recommend
 from latxfer.plan.selection import (
     ACTIVE_CRITERIA,
     POLICIES,
+    _ActiveSelection,
     _candidates,
     _check_trim,
     _design,
     select_batch,
 )
-from latxfer.plan.worlds import WorldDesign, WorldPrior, extreme_masks, select_worlds
+from latxfer.plan.worlds import WorldDesign, WorldPrior, extreme_masks, pair_products, select_worlds
 from latxfer.ranks import ranks, srcc, srcc_rows
 
-__all__ = ["DEFAULT_WORLDS", "preposterior", "proxy_srcc_draws"]
+__all__ = ["DEFAULT_WORLDS", "blas_threads", "preposterior", "proxy_srcc_draws"]
 
 #: Simulated devices per plan (``preposterior(n_worlds=...)``, ``latxfer plan --worlds``).  Chosen so that the
 #: recommendation is stable to one batch between seeds on devices that are not HELP targets
@@ -37,6 +40,9 @@ DEFAULT_WORLDS = 100
 #: Posterior draws (and architectures) on which the draw-based metrics of a simulated world are computed:
 #: ``expected_srcc``, ``p_above`` and ``width`` (the realised SRCC uses the exact posterior mean on ``n_eval``).
 METRIC_DRAWS = 50
+
+#: Coefficients up to which the plan runs its matrix products on one BLAS thread per Python thread.
+BLAS_SERIAL_MAX = 64
 METRIC_ARCHS = 500
 
 
@@ -138,6 +144,29 @@ def _world_model(model):
     return hit[1], hit[2]
 
 
+def blas_threads(model):
+    """A context in which the plan of ``model`` runs its matrix products: one BLAS thread per Python thread
+    when the design is small (``<=`` :data:`BLAS_SERIAL_MAX` coefficients; NB201: 28), BLAS's own threads
+    otherwise (FBNet: 180, whose plan is mostly matrix products).
+
+    With small matrices OpenBLAS's threads spin on the core that the plan's worker thread (and ``latxfer
+    plan``'s track record) need: on 2 shared cores they cost more CPU time than they save (measured at load
+    5: ``latxfer plan`` 14 s wall with them, 10-11 s without).
+
+    Parameters
+    ----------
+    model : LatencyModel
+        A fitted model.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``threadpoolctl.threadpool_limits`` (restores the previous setting on exit).
+    """
+    serial = 1 + model.basis.F.shape[1] + model.basis.Q.shape[1] <= BLAS_SERIAL_MAX  # columns of [1, F, Q]
+    return threadpool_limits(limits=1 if serial else None, user_api="blas")
+
+
 def _check_args(goal, policy, criterion, batch, max_k, n_worlds, proxy_ms, threshold):
     if policy not in POLICIES:
         raise ConfigError(f"unknown selection policy {policy!r}; expected one of {POLICIES}")
@@ -155,7 +184,7 @@ def _check_args(goal, policy, criterion, batch, max_k, n_worlds, proxy_ms, thres
 
 def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=None, threshold: float = 0.9,
                  confidence: float = 0.9, batch: int = 5, max_k: int = 50, policy: str = "active",
-                 criterion: str = "rank", n_worlds: int | None = None, n_eval: int = 2000, n_draws: int = 100,
+                 criterion: str = "rank", n_worlds: int = DEFAULT_WORLDS, n_eval: int = 2000, n_draws: int = 100,
                  candidates=None, device: str = "target", rng=None, progress: bool = False,
                  trim: float | None = None, allow_implausible: bool = False) -> PlanResult:
     """Predict what ``k = 0, batch, ..., max_k`` further target measurements will buy, and recommend k.
@@ -242,17 +271,23 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
     E0 = (np.sort(rng.choice(unmeasured0, n_eval, replace=False)) if n_eval and len(unmeasured0) > n_eval
           else unmeasured0)
     current = _score(post0, None, E0, None, threshold)
-    if proxy is not None:
+    # one worker thread computes what needs no random numbers and feeds nothing back into the simulated loop
+    # (the "now" SRCC posterior, every step's scores) while the main thread simulates: numpy releases the GIL
+    # in its sorts and array operations, so on two cores they overlap; the numbers are the same as in series.
+    with blas_threads(model), ThreadPoolExecutor(max_workers=1, thread_name_prefix="latxfer-plan") as pool:
         # what `latxfer assess` reports on the same data: LatencyModel.posterior_srcc and SRCCPosterior.decision
-        sp = model.posterior_srcc(proxy, post0, threshold=threshold)
-        lo, hi = sp.interval
-        current.update(p_above=sp.p_above, width=hi - lo, decision=sp.decision(goal.decision_level(confidence)))
-    worlds = rng.choice(post0.n_samples, n_worlds, replace=n_worlds > post0.n_samples)
-    first = None
-    if policy == "active":  # every world's first batch is the user's next one (the same posterior)
-        first = select_batch(model, post0, int(ks[1] - ks[0]), criterion=criterion, candidates=cand, trim=trim)
-    M = _simulate(model, post0, archs, y0, post0.draws_ms[worlds], E0, proxy, threshold, ks, policy, criterion,
-                  cand, trim, n_draws, rng, progress, first)
+        sp = pool.submit(model.posterior_srcc, proxy, post0, threshold=threshold) if proxy is not None else None
+        worlds = rng.choice(post0.n_samples, n_worlds, replace=n_worlds > post0.n_samples)
+        first = active = None
+        if policy == "active":  # every world's first batch is the user's next one (the same posterior)
+            active = _ActiveSelection(model, post0, cand, criterion, trim)
+            first = active.pick(int(ks[1] - ks[0]))
+        M = _simulate(model, post0, archs, y0, post0.draws_ms[worlds], E0, proxy, threshold, ks, policy, criterion,
+                      cand, trim, n_draws, rng, progress, first, pool)
+        if sp is not None:
+            sp = sp.result()
+            lo, hi = sp.interval
+            current.update(p_above=sp.p_above, width=hi - lo, decision=sp.decision(goal.decision_level(confidence)))
     for name in ("p_above", "width", "expected_srcc"):  # k = 0: the real posterior's own values
         if name in M:
             M[name][:, 0] = current[name]
@@ -264,8 +299,9 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
                            "engine": "batched (latxfer.plan.worlds)"})
     res.recommended_k = recommend(res)
     horizon = max(res.recommended_k or max_k, batch)
-    res.plan_archs = select_batch(model, post0, horizon, policy=policy, criterion=criterion,
-                                  candidates=cand, rng=rng, trim=trim)
+    res.plan_archs = (active.pick(horizon) if active is not None else  # = select_batch(model, post0, horizon, ...)
+                      select_batch(model, post0, horizon, policy=policy, criterion=criterion, candidates=cand,
+                                   rng=rng, trim=trim))
     res.next_archs = res.plan_archs[:batch]
     if res.recommended_k == 0:
         res.plan_archs = res.plan_archs[:0]
@@ -273,8 +309,10 @@ def preposterior(model, archs=(), latency_ms=(), *, goal="srcc>=0.95", proxy_ms=
 
 
 def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy, criterion, cand, trim,
-              n_draws, rng, progress, first) -> dict:
+              n_draws, rng, progress, first, pool) -> dict:
     """The user's loop in every simulated world at once; returns the metrics ``(W, len(ks))``.
+
+    Each step's scores are computed by ``pool`` (an executor) while the loop goes on; all are in when it returns.
 
     One function on purpose (~100 lines): the loop's state (sufficient statistics, measured masks, posterior)
     is shared by selection, measurement and scoring of every step.
@@ -291,6 +329,7 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
     measured[:, pos0] = True
     cpos = model.basis.positions(cand)
     Zc = wd.d.Z[cpos]
+    ZZt = pair_products(Zc) if policy == "active" else None
     Ep = E0 if proxy is None else E0[np.isfinite(proxy[E0])]  # draw metrics: where the proxy has a latency
     Ed = np.sort(rng.permutation(Ep)[:min(METRIC_ARCHS, len(Ep))])
     floor = float(model.config["adapt"]["floor_ms"])
@@ -306,7 +345,7 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc=f"simulating {W} target devices", unit="step")
-    post = None
+    post, jobs = None, []
     for i in it:
         if i:
             n_new = int(ks[i] - ks[i - 1])
@@ -316,7 +355,7 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
             elif i == 1 and first is not None:
                 new = np.broadcast_to(np.searchsorted(cand, first), (W, n_new))
             else:
-                new = _select_active(wd, post, prior, Zc, cpos, avail, n_new, criterion, trim, rng)
+                new = _select_active(wd, post, prior, Zc, cpos, avail, n_new, criterion, trim, ZZt)
             pos = cpos[new]  # (W, n_new)
             zw = Z[pos] / w[pos][..., None]
             yw = truths[rows[:, None], pos] / w[pos]
@@ -328,12 +367,21 @@ def _simulate(model, post0, archs0, y0, truths, E0, proxy, threshold, ks, policy
         post["mu"] = post["mean_stheta"] @ Z.T  # (W, A) ms: the posterior-mean latency function
         if i == 0:  # nothing simulated yet: the user's ranking now is the real posterior's
             post["mu"][:] = post0.mean(noise_free=True)
-        fn = post["scale"][:, :METRIC_DRAWS, None] * (post["theta"][:, :METRIC_DRAWS] @ Z[Ed].T)
-        noise = (post["scale"] * post["sigma"])[:, :METRIC_DRAWS, None] * w[Ed]
-        draws = np.maximum(fn + noise * rng.standard_normal(fn.shape), floor)
-        _score_worlds(out, i, post["mu"], truths, draws, measured, E0, Ed, proxy, threshold,
-                      n_proxy if proxy is not None else 0)
+        eps = rng.standard_normal((W, min(METRIC_DRAWS, post["theta"].shape[1]), len(Ed)))
+        jobs.append(pool.submit(_score_step, out, i, post, Z[Ed], w[Ed], eps, floor, truths, measured.copy(), E0,
+                                Ed, proxy, threshold, n_proxy if proxy is not None else 0))
+    for job in jobs:
+        job.result()
     return out
+
+
+def _score_step(out, i, post, Z_d, w_d, eps, floor, truths, measured, E0, Ed, proxy, threshold, n_proxy) -> None:
+    """Step ``i``'s scores (:func:`_score_worlds`) from the worlds' posterior: the draws on ``Ed`` are the first
+    :data:`METRIC_DRAWS` coefficient draws' functions plus noise (``eps``: standard normals, drawn by the loop)."""
+    fn = post["scale"][:, :METRIC_DRAWS, None] * (post["theta"][:, :METRIC_DRAWS] @ Z_d.T)
+    noise = (post["scale"] * post["sigma"])[:, :METRIC_DRAWS, None] * w_d
+    draws = np.maximum(fn + noise * eps, floor)
+    _score_worlds(out, i, post["mu"], truths, draws, measured, E0, Ed, proxy, threshold, n_proxy)
 
 
 def _pearson_masked(Ra: np.ndarray, Rb: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -345,44 +393,65 @@ def _pearson_masked(Ra: np.ndarray, Rb: np.ndarray, valid: np.ndarray) -> np.nda
         return (Ra * Rb).sum(-1) / np.sqrt((Ra**2).sum(-1) * (Rb**2).sum(-1))
 
 
+def _last(X: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``X`` with its invalid entries replaced by distinct values above every valid one, in position order.
+
+    Their :func:`~latxfer.ranks.ranks` are those of ``ranks(np.where(valid, X, np.nan))`` (NaN sorts last, in
+    position order), without the NaN rows that make ``ranks`` fall back to the stable sort."""
+    out = np.array(X, dtype=float)  # a copy (np.where with broadcast masks is 50x slower than copyto)
+    np.copyto(out, float(np.max(out, initial=0.0)) + 1.0 + np.arange(X.shape[-1], dtype=float),
+              where=~np.asarray(valid))
+    return out
+
+
+def _avg_ranks(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row of ``valid`` ``(W, n)``: ``scipy.stats.rankdata(v[valid]) - 1`` (average ranks of ties) at the
+    valid entries of the fixed vector ``v``, 0 elsewhere; one sort of ``v`` for all rows."""
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    grp = np.concatenate([[0], np.cumsum(sv[1:] != sv[:-1])])  # tie group of each sorted position
+    W, n_grp = len(valid), int(grp[-1]) + 1 if len(v) else 0
+    vs = valid[:, order]
+    cnt = np.zeros((W, n_grp))
+    np.add.at(cnt, (np.broadcast_to(np.arange(W)[:, None], vs.shape)[vs], np.broadcast_to(grp, vs.shape)[vs]), 1)
+    below = np.cumsum(cnt, axis=1) - cnt
+    out = np.zeros(valid.shape)
+    out[:, order] = below[:, grp] + (cnt[:, grp] - 1) / 2
+    return np.where(valid, out, 0.0)
+
+
 def _score_worlds(out, i, mu, truths, draws, measured, E0, Ed, proxy, threshold, n_proxy) -> None:
     """Step ``i``'s metrics of every world, on its unmeasured evaluation architectures.
 
     The realised SRCC (posterior-mean ranking vs the world's truth, on ``E0``) and the draw-based metrics on
     ``Ed`` (draws ``(W, S, |Ed|)``): ranks by :func:`latxfer.ranks.ranks` with the measured columns masked
-    (NaN ranks last, so the unmeasured ones get ranks ``0..n-1``), the fixed proxy vector by average ranks, as
+    (ranked last, so the unmeasured ones get ranks ``0..n-1``), the fixed proxy vector by average ranks, as
     :func:`latxfer.ranks.srcc_rows`; ``p_above`` / ``width`` from :func:`widen_srcc` with the discrepancy times
     the share of unmeasured proxy architectures (as :func:`proxy_srcc_draws` / ``posterior_srcc``).
     """
-    from scipy.stats import rankdata
-
     un_E, un_d = ~measured[:, E0], ~measured[:, Ed]
-    out["srcc"][:, i] = _pearson_masked(ranks(np.where(un_E, mu[:, E0], np.nan)),
-                                        ranks(np.where(un_E, truths[:, E0], np.nan)), un_E)
-    R = ranks(np.where(un_d[:, None, :], draws, np.nan))  # (W, S, |Ed|)
-    Rm = ranks(np.where(un_d, mu[:, Ed], np.nan))
+    out["srcc"][:, i] = _pearson_masked(ranks(_last(mu[:, E0], un_E)), ranks(_last(truths[:, E0], un_E)), un_E)
+    R = ranks(_last(draws, un_d[:, None, :]))  # (W, S, |Ed|)
+    Rm = ranks(_last(mu[:, Ed], un_d))
     out["expected_srcc"][:, i] = np.nanmean(_pearson_masked(R, Rm[:, None, :], un_d[:, None, :]), axis=1)
     if proxy is None:
         return
     share = 1.0 - np.isfinite(np.where(measured, proxy, np.nan)).sum(axis=1) / n_proxy
-    for j in range(len(mu)):
-        Rp = np.zeros(len(Ed))
-        Rp[un_d[j]] = rankdata(proxy[Ed[un_d[j]]]) - 1
-        r = widen_srcc(_pearson_masked(R[j], Rp[None], un_d[j][None]), PSRCC_DISCREPANCY * share[j])
-        out["p_above"][j, i] = float(np.mean(r >= threshold))
-        lo, hi = np.quantile(r, [0.05, 0.95])
-        out["width"][j, i] = float(hi - lo)
+    raw = _pearson_masked(R, _avg_ranks(proxy[Ed], un_d)[:, None, :], un_d[:, None, :])  # (W, S)
+    r = np.stack([widen_srcc(raw[j], PSRCC_DISCREPANCY * share[j]) for j in range(len(mu))])
+    out["p_above"][:, i] = np.mean(r >= threshold, axis=1)
+    lo, hi = np.quantile(r, [0.05, 0.95], axis=1)
+    out["width"][:, i] = hi - lo
 
 
-def _select_active(wd, post, prior, Zc, cpos, avail, n, criterion, trim, rng) -> np.ndarray:
+def _select_active(wd, post, prior, Zc, cpos, avail, n, criterion, trim, ZZt) -> np.ndarray:
     """:func:`select_batch`'s active selection in every world: indices into the candidates ``(W, n)``."""
     mu = post["mu"]
     if trim > 0:
-        lev = np.broadcast_to(wd.d.leverage[cpos], avail.shape)
-        extreme = extreme_masks(lev, avail, 0.0, trim) | extreme_masks(mu[:, cpos], avail, trim / 2, trim / 2)
+        extreme = extreme_masks(wd.d.leverage[cpos], avail, 0.0, trim) | extreme_masks(mu[:, cpos], avail, trim / 2, trim / 2)
         keep = avail & ~extreme
         enough = keep.sum(axis=1) >= n
         avail = np.where(enough[:, None], keep, avail)
     V, s2 = wd.shape(post["theta"], post["scale"], post["sigma"])
     G = wd.tie_gram(mu, V) if criterion == "rank" else wd.d.G
-    return select_worlds(Zc, avail, V, s2, G, n, criterion)
+    return select_worlds(Zc, avail, V, s2, G, n, criterion, ZZt)

@@ -229,17 +229,27 @@ def select_batch(model, post: DevicePosterior, n: int, *, policy: str = "active"
     rng = np.random.default_rng(rng)
     if policy == "random" or criterion == "random":
         return rng.choice(cand, n, replace=False)
-    d = _design(model)
-    if not np.array_equal(post.archs, d.archs):
-        raise ConfigError("the posterior's architectures differ from the model's: adapt with this model")
-    keep = ~extreme_candidates(model, post, cand, trim)
-    if keep.sum() >= n:
-        cand = cand[keep]
-    V, s2 = shape_gaussian(post, d.Z, d.pinv)
-    G = d.G if criterion != "rank" else _tie_weighted_gram(post, d.Z, V, d.G)
-    pos = model.basis.positions(cand)
-    pick = _greedy(d.Z[pos], V, s2, n, criterion, G)
-    return cand[pick]
+    return _ActiveSelection(model, post, cand, criterion, trim).pick(n)
+
+
+class _ActiveSelection:
+    """:func:`select_batch`'s active selection from one posterior, set up once for batches of any size (the
+    greedy is sequential, so the first ``n`` of a larger batch are the batch of ``n``)."""
+
+    def __init__(self, model, post: DevicePosterior, cand: np.ndarray, criterion: str, trim: float):
+        d = _design(model)
+        if not np.array_equal(post.archs, d.archs):
+            raise ConfigError("the posterior's architectures differ from the model's: adapt with this model")
+        self.cand, self.criterion = cand, criterion
+        self.keep = ~extreme_candidates(model, post, cand, trim)
+        self.V, self.s2 = shape_gaussian(post, d.Z, d.pinv)
+        self.G = d.G if criterion != "rank" else _tie_weighted_gram(post, d.Z, self.V, d.G)
+        self.Z = d.Z[model.basis.positions(cand)]
+
+    def pick(self, n: int) -> np.ndarray:
+        """``n`` architecture indices, in selection order."""
+        keep = self.keep if self.keep.sum() >= n else np.ones(len(self.cand), bool)
+        return self.cand[keep][_greedy(self.Z[keep], self.V, self.s2, n, self.criterion, self.G)]
 
 
 def _tie_weighted_gram(post: DevicePosterior, Z: np.ndarray, V: np.ndarray, G: np.ndarray) -> np.ndarray:

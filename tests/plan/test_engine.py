@@ -214,3 +214,47 @@ def test_batched_scores_are_the_rank_helpers():
         assert out["p_above"][j, 0] == pytest.approx(np.mean(r >= 0.2))
         lo, hi = np.quantile(r, [0.05, 0.95])
         assert out["width"][j, 0] == pytest.approx(hi - lo, abs=1e-9)
+
+
+def test_fast_rank_paths_equal_the_stable_ones():
+    """The engine's fast paths give the numbers of the plain ones: ``ranks`` (SIMD argsort, stable re-sort of rows
+    with ties or NaNs) = a stable argsort's ranks; masked columns ranked last (``_last``) = NaN-masked ranks;
+    ``_avg_ranks`` = ``rankdata`` of the valid entries; ``extreme_masks`` of a shared vector = of its rows."""
+    from scipy.stats import rankdata
+
+    from latxfer.plan.engine import _avg_ranks, _last
+    from latxfer.ranks import ranks
+
+    def stable(M):
+        r = np.empty(M.shape)
+        np.put_along_axis(r, np.argsort(M, axis=-1, kind="stable"),
+                          np.broadcast_to(np.arange(M.shape[-1], dtype=float), M.shape), axis=-1)
+        return r
+
+    rng = np.random.default_rng(0)
+    cont = rng.random((20, 60))
+    tied = np.round(rng.random((20, 60)) * 8)
+    nans = np.where(rng.random((20, 60)) < 0.3, np.nan, cont)
+    for M in (cont, tied, nans, tied[:, :1], np.array([np.nan, 1.0, np.nan]), np.array([[np.inf, np.inf, 0.0]])):
+        assert np.array_equal(ranks(M), stable(M))
+    valid = rng.random((20, 60)) > 0.2
+    for M in (cont, tied):
+        assert np.array_equal(ranks(_last(M, valid))[valid], stable(np.where(valid, M, np.nan))[valid])
+    v = tied[0]
+    R = _avg_ranks(v, valid)
+    for j in range(len(valid)):
+        np.testing.assert_array_equal(R[j, valid[j]], rankdata(v[valid[j]]) - 1)
+        assert np.all(R[j, ~valid[j]] == 0)
+    for low, high in ((0.0, 0.05), (0.025, 0.025), (0.3, 0.5)):
+        for vals in (cont[0], tied[0]):
+            assert np.array_equal(extreme_masks(vals, valid, low, high),
+                                  extreme_masks(np.broadcast_to(vals, valid.shape).copy(), valid, low, high))
+
+
+def test_blas_threads_is_serial_for_a_small_design(fitted):
+    from threadpoolctl import threadpool_info
+
+    from latxfer.plan import blas_threads
+
+    with blas_threads(fitted):
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
