@@ -113,11 +113,13 @@ def novelty(m: LatencyModel, par) -> np.ndarray | None:
 
     ``W`` are the op-type count directions (:func:`~latxfer.models.basis.novelty_directions`): a new device's
     per-op-type costs depart from the population with sd ``c``.  ``E`` selects every op-cost column (``Q``,
-    unit variance over the architectures): the cost of each op at each position departs on its own with sd
-    ``f``, so that with enough measurements the posterior follows the device's own first-order structure
-    where the population's factors and op-cost spread (``op_cost_tau``) would hold it back.  The
-    measurements weigh the levels (Bayesian model averaging), so a device like the sources keeps the tight
-    population prior.
+    unit variance over the architectures): the cost of each op at each position departs on its own, so that
+    with enough measurements the posterior follows the device's own first-order structure where the
+    population's factors and op-cost spread (``op_cost_tau``) would hold it back.  ``f`` is the sd of that
+    departure *as a function over the architectures*, spread evenly over the ``P`` columns (each has sd
+    ``f / sqrt(P)``), so one setting means the same on a space of 24 op-cost columns (NB201) and of 176
+    (FBNet).  The measurements weigh the levels (Bayesian model averaging), so a device like the sources
+    keeps the tight population prior.
     """
     if m.basis is None:
         return None
@@ -129,7 +131,7 @@ def novelty(m: LatencyModel, par) -> np.ndarray | None:
         K, P = m.basis.K, m.basis.P
         E = np.zeros((1 + K + P, P))
         E[1 + K:, :] = np.eye(P)
-        parts.append(f * E)
+        parts.append((f / np.sqrt(P)) * E)
     return np.concatenate(parts, axis=1) if parts else None
 
 

@@ -33,7 +33,8 @@ def test_free_levels_cross_the_op_type_grid(fitted):
 
 
 def test_free_directions_add_an_isotropic_op_cost_covariance(fitted):
-    """Level (c, f) adds c^2 W W' + f^2 on the op-cost block (and nothing on intercept or loadings)."""
+    """Level (c, f) adds c^2 W W' + f^2 / P on the op-cost block (and nothing on intercept or loadings): the
+    free departure has sd f as a function over the architectures whatever the number P of op-cost columns."""
     m = _with(fitted, [0.0, 0.3], [0.2])
     K, P = fitted.basis.K, fitted.basis.P
     sel = np.arange(4)
@@ -41,8 +42,11 @@ def test_free_directions_add_an_isotropic_op_cost_covariance(fitted):
     _, L1 = mixture.prior_blocks(m, sel, (0.3, 0.2))
     extra = L1 @ L1.swapaxes(1, 2) - L0 @ L0.swapaxes(1, 2)
     want = np.zeros((1 + K + P, 1 + K + P))
-    want[1 + K:, 1 + K:] = 0.04 * np.eye(P)
+    want[1 + K:, 1 + K:] = 0.04 / P * np.eye(P)
     np.testing.assert_allclose(extra, np.broadcast_to(want, extra.shape), atol=1e-10)
+    Q = fitted.basis.design()[:, 1 + K:]
+    dev = Q @ (0.2 / np.sqrt(P) * np.random.default_rng(0).standard_normal((P, 4000)))
+    assert dev.std() == pytest.approx(0.2, rel=0.05)  # Q's columns have unit variance over the archs
     assert mixture.novelty(m, 0.0) is None and mixture.novelty(m, (0.0, 0.2)).shape == (1 + K + P, P)
 
 
@@ -54,14 +58,14 @@ def test_free_novelty_follows_a_device_unlike_the_sources(fitted, nb201_hwnb, nb
     archs = np.random.default_rng(0).choice(pool, 60, replace=False)
     rest = np.setdiff1d(pool, archs)
     scores, weights = {}, {}
-    for free in (0.0, 0.1):
+    for free in (0.0, 0.49):
         post = _with(fitted, [0.0, 0.3], free).adapt(archs, y[archs], rng=0).posterior
         scores[free] = srcc(post.mean(noise_free=True)[rest], y[rest])
         weights[free] = post.info["novelty_weights"]
-    free_w = sum(v for k, v in weights[0.1].items() if "free" in k)
-    assert free_w > 0.5, weights[0.1]
-    assert scores[0.1] >= scores[0.0] - 0.01, scores
-    assert scores[0.1] > 0.6
+    free_w = sum(v for k, v in weights[0.49].items() if "free" in k)
+    assert free_w > 0.5, weights[0.49]
+    assert scores[0.49] >= scores[0.0] - 0.01, scores
+    assert scores[0.49] > 0.6
 
 
 def test_op_free_sd_is_validated_and_old_models_keep_working(fitted_path):
@@ -69,7 +73,7 @@ def test_op_free_sd_is_validated_and_old_models_keep_working(fitted_path):
         LatencyModel({"priors": {"op_free_sd": [0.1, -0.2]}})
     with pytest.raises(ConfigError, match="priors.op_free_sd"):
         load_config({"priors": {"op_free_sd": True}})
-    assert load_config("hier")["priors"]["op_free_sd"] == 0.1
+    assert load_config("hier")["priors"]["op_free_sd"] == 0.49
     # a model saved before the key existed adapts without the free levels
     m = load_model(fitted_path)
     del m.config["priors"]["op_free_sd"]
