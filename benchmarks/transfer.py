@@ -195,6 +195,9 @@ def main(argv=None) -> int:
              "Protocol: `benchmarks/transfer.py`'s docstring.  Families: "
              + "; ".join(f"{f}: {', '.join(v)}" for f, v in fam.items()) + ".\n"]
     log = lines.append
+    if args.report_only:
+        log("Rebuilt from the saved CSVs of `benchmarks/transfer.py --protocols lofo,lodo --seeds 3` and "
+            "`--protocols sources --seeds 10` (`--report-only`).\n")
     t_all = time.perf_counter()
     ceil_csv = RESULTS / f"{args.out}_ceiling.csv"
     if args.report_only and ceil_csv.exists():
