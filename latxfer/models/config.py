@@ -140,17 +140,9 @@ def _validate(cfg: dict) -> dict:
     if not (npow == "auto" or (isinstance(npow, (int, float)) and not isinstance(npow, bool)
                                and -3 <= npow <= 3)):
         raise ConfigError(f"model.noise_power {npow!r}: expected 'auto' or a number in [-3, 3]")
-    nov = cfg["priors"]["op_count_sd"]
-    grid = nov if isinstance(nov, list) else [nov]
-    if not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in grid):
-        raise ConfigError(f"priors.op_count_sd {nov!r}: expected a number >= 0 or a non-empty list of them")
-    if len(set(grid)) != len(grid):
-        raise ConfigError(f"priors.op_count_sd {nov!r}: grid values must be distinct")
     pr = cfg["priors"]
-    free = pr["op_free_sd"]
-    fgrid = free if isinstance(free, list) else [free]
-    if not fgrid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in fgrid):
-        raise ConfigError(f"priors.op_free_sd {free!r}: expected a number >= 0 or a non-empty list of them")
+    _check_sd_grid("op_count_sd", pr["op_count_sd"], distinct=True)
+    _check_sd_grid("op_free_sd", pr["op_free_sd"], distinct=False)  # 0 is added to it; repeats are merged
     if not (isinstance(pr["source_shrink"], (int, float)) and pr["source_shrink"] >= 0):
         raise ConfigError(f"priors.source_shrink must be a number >= 0, got {pr['source_shrink']!r}")
     if not (isinstance(pr["source_weight"], (int, float)) and 0 <= pr["source_weight"] < 1):
@@ -158,6 +150,15 @@ def _validate(cfg: dict) -> dict:
     if not (isinstance(pr["source_linear"], (int, float)) and 0 <= pr["source_linear"] <= 1):
         raise ConfigError(f"priors.source_linear must be in [0, 1], got {pr['source_linear']!r}")
     return cfg
+
+
+def _check_sd_grid(key: str, value, *, distinct: bool) -> None:
+    """``priors.<key>``: a number >= 0 or a non-empty list of them (``distinct``: no value twice)."""
+    grid = value if isinstance(value, list) else [value]
+    if not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in grid):
+        raise ConfigError(f"priors.{key} {value!r}: expected a number >= 0 or a non-empty list of them")
+    if distinct and len(set(grid)) != len(grid):
+        raise ConfigError(f"priors.{key} {value!r}: grid values must be distinct")
 
 
 def load_config(config: str | os.PathLike | dict | None = None, **overrides) -> dict:

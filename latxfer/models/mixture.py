@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from latxfer.models.latency_model import LatencyModel
 
 __all__ = ["EVIDENCE_DRAWS", "adapt_fast", "component_log_z", "components", "evidence_draws", "novelty",
-           "free_grid", "level", "level_label", "novelty_grid", "novelty_weights", "op_linear_map", "op_projection", "prior_blocks",
+           "free_grid", "level", "level_label", "novelty_grid", "novelty_weights", "op_linear_map", "op_projection",
+           "population_levels", "prior_blocks",
            "run_component", "source_prior", "source_theta", "update"]
 
 #: Population draws that estimate the evidence of each prior component (the mixture weights).
@@ -78,8 +79,7 @@ def prior_blocks(m: LatencyModel, sel: np.ndarray, novelty_sd=0.0) -> tuple:
 def novelty_grid(m: LatencyModel) -> list[float]:
     """The configured op-type novelty sds (``priors.op_count_sd``); ``[0.0]`` when the basis has no
     op-type direction."""
-    nov = m.config["priors"].get("op_count_sd", 0.0)
-    grid = [float(v) for v in (nov if isinstance(nov, list) else [nov])]
+    grid = _grid(m.config["priors"].get("op_count_sd", 0.0))
     if m.basis is None or m.basis.generic is None:
         return [0.0]
     return grid
@@ -88,11 +88,21 @@ def novelty_grid(m: LatencyModel) -> list[float]:
 def free_grid(m: LatencyModel) -> list[float]:
     """The configured free op-cost novelty sds (``priors.op_free_sd``, 0 always included); ``[0.0]`` when off,
     when the configuration predates it or when the basis has no op-cost column."""
-    nov = m.config["priors"].get("op_free_sd", 0.0)
-    grid = [float(v) for v in (nov if isinstance(nov, list) else [nov])]
+    grid = _grid(m.config["priors"].get("op_free_sd", 0.0))
     if m.basis is None or not m.basis.P or not any(v > 0 for v in grid):
         return [0.0]
     return sorted(set([0.0] + grid))
+
+
+def _grid(value) -> list[float]:
+    """A configured sd or list of sds as a list of floats."""
+    return [float(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def population_levels(m: LatencyModel) -> list:
+    """The population components' novelty levels (:func:`level`), the op-type grid varying fastest: a bare
+    op-type sd where the free op-cost sd is 0, else ``(op-type sd, free sd)``."""
+    return [sd if f == 0 else (sd, f) for f in free_grid(m) for sd in novelty_grid(m)]
 
 
 def level(par) -> tuple[float, float]:
@@ -208,16 +218,14 @@ def op_linear_map(m: LatencyModel) -> np.ndarray:
 
 def components(m: LatencyModel) -> list[tuple[str, float | int, float]]:
     """Prior components of a new device: ``(kind, parameter, prior weight)`` (see the module docstring)."""
-    grid = novelty_grid(m)
     pr = m.config["priors"]
     shrink = float(pr.get("source_shrink", 0.0))
     w_src = float(pr.get("source_weight", 0.0)) if shrink > 0 else 0.0
     if m.config["model"]["variant"] != "hierarchical":
         w_src = 0.0
     n_src = len(m.source_devices)
-    free = free_grid(m)
-    comps = [("population", sd if f == 0 else (sd, f), (1.0 - w_src) / (len(grid) * len(free)))
-             for f in free for sd in grid]
+    levels = population_levels(m)
+    comps = [("population", par, (1.0 - w_src) / len(levels)) for par in levels]
     if w_src > 0:
         lin = float(pr.get("source_linear", 0.0))
         if lin < 1:
@@ -306,7 +314,7 @@ def novelty_weights(m: LatencyModel, pos, y, rng, n_draws: int = EVIDENCE_DRAWS)
     grid, free = novelty_grid(m), free_grid(m)
     if len(grid) == 1 and len(free) == 1:
         return {grid[0]: 1.0}
-    comps = [("population", sd if f == 0 else (sd, f), 1.0) for f in free for sd in grid]
+    comps = [("population", par, 1.0) for par in population_levels(m)]
     Z, yw = m._weighted(pos, y)
     log_z = component_log_z(m, evidence_draws(m, rng, n_draws), comps, Z, yw, rng)
     w = np.exp(log_z - log_z.max()).reshape(len(free), len(grid)).sum(axis=0)

@@ -342,21 +342,21 @@ class SearchSpace(abc.ABC):
             float64 array of shape ``(n, len(feature_names(coding)))``.
         """
         self._check_coding(coding)
-        idx = self.validate_indices(idx)
-        self._require_table()
-        codes = self._factor_codes(idx)
-        factors = self._factors()
-        blocks = [f.encode(codes[:, j], coding) for j, f in enumerate(factors)]
-        return np.concatenate(blocks, axis=1) if blocks else np.zeros((idx.size, 0))
+        blocks = self._blocks(idx, coding)
+        return np.concatenate(blocks, axis=1) if blocks else np.zeros((np.size(idx), 0))
 
     def onehot_blocks(self, idx: Any) -> list[np.ndarray]:
         """The one-hot encoding of each factor (positions first) as a separate ``(n, levels)`` block: the
         pieces :meth:`encode` (``"onehot"``) concatenates, for features built on factor pairs
         (:func:`latxfer.baselines.own.pairwise_features`)."""
+        return self._blocks(idx, "onehot")
+
+    def _blocks(self, idx: Any, coding: str) -> list[np.ndarray]:
+        """Each factor's columns of the encoding of validated ``idx`` in ``coding``."""
         idx = self.validate_indices(idx)
         self._require_table()
         codes = self._factor_codes(idx)
-        return [f.encode(codes[:, j], "onehot") for j, f in enumerate(self._factors())]
+        return [f.encode(codes[:, j], coding) for j, f in enumerate(self._factors())]
 
     def degenerate(self, idx: Any) -> np.ndarray:
         """Architectures no search would deploy (e.g. a network whose output ignores its input).
